@@ -1,0 +1,75 @@
+/* api.h - route handlers and the helpers they share. */
+#ifndef CARBON_API_H
+#define CARBON_API_H
+#include "app.h"
+#include "http/http.h"
+
+#include <jansson.h>
+
+#define API_MAX_BATCH 1000
+#define API_TS_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z: earlier means no clock */
+#define API_TS_MAX_SKEW_MS 300000LL  /* readings may be at most 5 min in the future */
+
+/* The route table (routes.c). */
+extern const struct route api_routes[];
+extern const size_t api_nroutes;
+
+/* readings.c */
+void api_readings_post(struct app *app, struct http_req *req);
+void api_readings_list(struct app *app, struct http_req *req);
+void api_readings_latest(struct app *app, struct http_req *req);
+void api_series(struct app *app, struct http_req *req);
+/* Stores one reading and answers 201 after the commit (in the seed's
+ * {"Item","write_successful"} shape when seed_item, which it takes, is set). */
+void api_ingest_one(struct app *app, struct http_req *req, const struct reading *r,
+                    json_t *seed_item);
+
+/* devices.c */
+void api_devices_create(struct app *app, struct http_req *req);
+void api_devices_list(struct app *app, struct http_req *req);
+void api_devices_get(struct app *app, struct http_req *req);
+void api_devices_patch(struct app *app, struct http_req *req);
+void api_devices_delete(struct app *app, struct http_req *req);
+void api_devices_rotate(struct app *app, struct http_req *req);
+
+/* gateways.c */
+void api_gateways_create(struct app *app, struct http_req *req);
+void api_gateways_list(struct app *app, struct http_req *req);
+void api_gateways_get(struct app *app, struct http_req *req);
+void api_gateways_patch(struct app *app, struct http_req *req);
+void api_gateways_delete(struct app *app, struct http_req *req);
+void api_gateways_rotate(struct app *app, struct http_req *req);
+
+/* seed.c: the original service's routes */
+void api_seed_tables(struct app *app, struct http_req *req);
+void api_seed_item_get(struct app *app, struct http_req *req);
+void api_seed_items(struct app *app, struct http_req *req);
+void api_seed_items_latest(struct app *app, struct http_req *req);
+void api_seed_item_post(struct app *app, struct http_req *req);
+
+/* ops.c */
+void api_healthz(struct app *app, struct http_req *req);
+void api_readyz(struct app *app, struct http_req *req);
+void api_metrics(struct app *app, struct http_req *req);
+void api_openapi(struct app *app, struct http_req *req);
+
+/* ---- shared helpers (util.c) ---- */
+
+/* {"device_id","ts","co_ppm"[,"temperature_c"][,"humidity_pct"]} */
+json_t *api_reading_json(const char *device_id, const struct reading *r);
+/* Parses the JSON body of req; on failure replies (415/400) and returns NULL. */
+json_t *api_json_body(struct http_req *req);
+/* Reads an optional time query parameter; on a bad value replies 400 and
+ * returns false. *ms is left alone when absent. */
+bool api_time_param(struct http_req *req, const char *name, int64_t *ms);
+/* Reads an optional integer query parameter in [min,max]; replies 400 on error. */
+bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max,
+                   int64_t *out);
+/* True when the client asked for CSV (format=csv or Accept: text/csv). */
+bool api_wants_csv(struct http_req *req);
+/* Replies with the store/registry error e for the object named. */
+void api_reply_err(struct http_req *req, cb_err e, const char *what, const char *id);
+/* Appends a number formatted for CSV/JSON-free output ("%.10g"). */
+void api_fmt_num(char *out, size_t n, double v);
+
+#endif

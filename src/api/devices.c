@@ -1,0 +1,286 @@
+/* devices.c - /v1/devices: register (key returned once), list, read, patch,
+ * delete, rotate key. */
+#include "api/api.h"
+
+#include "core/jsonv.h"
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_OFFLINE_AFTER_S 600
+#define DEFAULT_WARN_PPM 30
+#define DEFAULT_ALARM_PPM 50
+
+static json_t *json_text_or(const char *text, json_t *fallback)
+{
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    if (v) {
+        json_decref(fallback);
+        return v;
+    }
+    return fallback;
+}
+
+static json_t *opt_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *device_json(struct app *app, const struct device *d)
+{
+    char created[32];
+    rfc3339_format(d->created_ms, created);
+    struct device_live live = {0};
+    app->store->ops->device_live(app->store, d->seq, &live);
+    json_t *thr = json_text_or(d->thresholds, json_object());
+    /* Always show the effective thresholds, defaults included. */
+    if (!json_object_get(thr, "warn_ppm"))
+        json_object_set_new(thr, "warn_ppm", json_integer(DEFAULT_WARN_PPM));
+    if (!json_object_get(thr, "alarm_ppm"))
+        json_object_set_new(thr, "alarm_ppm", json_integer(DEFAULT_ALARM_PPM));
+    int64_t now = app->now_ms();
+    bool online = live.last_seen_ms && now - live.last_seen_ms <= d->offline_after_s * 1000;
+    json_t *seen = json_null();
+    if (live.last_seen_ms) {
+        char ts[32];
+        rfc3339_format(live.last_seen_ms, ts);
+        seen = json_string(ts);
+    }
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o}", "id", d->id, "name",
+                     opt_str(d->name), "location", opt_str(d->location), "owner",
+                     opt_str(d->owner), "thresholds", thr, "calibration",
+                     json_text_or(d->calibration, json_object()), "offline_after_s",
+                     (json_int_t)d->offline_after_s, "created_at", created, "last_seen", seen,
+                     "status", online ? "online" : "offline", "last_reading",
+                     live.has_last ? api_reading_json(d->id, &live.last) : json_null());
+}
+
+static const char *const threshold_keys[] = {"warn_ppm", "alarm_ppm", NULL};
+static const char *const calibration_keys[] = {"r0_ohms",    "rl_ohms",  "divider_ratio",
+                                               "adc_bits",   "vref_volts", "vc_volts", NULL};
+
+/* Validates the settable fields present in body into d (which holds the
+ * current values for a patch). Replies 422 and returns false on error. */
+static bool apply_fields(struct http_req *req, const json_t *body, struct device *d)
+{
+    struct jv_err e = {{0}, {0}};
+    const char *name = NULL, *location = NULL, *owner = NULL;
+    bool has_name = false, has_loc = false, has_owner = false, has_off = false;
+    int64_t off = 0;
+    if (!jv_string(body, "name", false, 0, 128, &name, &has_name, &e) ||
+        !jv_string(body, "location", false, 0, 256, &location, &has_loc, &e) ||
+        !jv_string(body, "owner", false, 0, 64, &owner, &has_owner, &e) ||
+        !jv_int(body, "offline_after_s", false, 30, 30 * 86400, &off, &has_off, &e))
+        goto bad;
+    const json_t *thr = json_object_get(body, "thresholds");
+    char *thr_text = NULL, *cal_text = NULL;
+    if (thr && !json_is_null(thr)) {
+        double warn = DEFAULT_WARN_PPM, alarm = DEFAULT_ALARM_PPM;
+        if (!json_is_object(thr)) {
+            jv_fail(&e, "thresholds", "must be an object like {\"warn_ppm\":30,\"alarm_ppm\":50}");
+            goto bad;
+        }
+        if (!jv_only_keys(thr, threshold_keys, &e) ||
+            !jv_number(thr, "warn_ppm", false, 1, 10000, &warn, NULL, &e) ||
+            !jv_number(thr, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e)) {
+            char f[72];
+            snprintf(f, sizeof f, "thresholds.%.50s", e.field);
+            memcpy(e.field, f, sizeof e.field);
+            goto bad;
+        }
+        if (warn >= alarm) {
+            jv_fail(&e, "thresholds", "warn_ppm (%g) must be below alarm_ppm (%g)", warn, alarm);
+            goto bad;
+        }
+        thr_text = json_dumps(thr, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    const json_t *cal = json_object_get(body, "calibration");
+    if (cal && !json_is_null(cal)) {
+        if (!json_is_object(cal) || !jv_only_keys(cal, calibration_keys, &e)) {
+            if (!json_is_object(cal))
+                jv_fail(&e, "calibration", "must be an object");
+            goto bad_free;
+        }
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)cal, k, v)
+        {
+            double x;
+            if (!jv_number(cal, k, true, 0, 1e9, &x, NULL, &e))
+                goto bad_free;
+        }
+        cal_text = json_dumps(cal, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+#define SET_STR(field, has, val)                                                                   \
+    if (has) {                                                                                     \
+        free(d->field);                                                                            \
+        d->field = strdup(val);                                                                    \
+    }
+    SET_STR(name, has_name, name)
+    SET_STR(location, has_loc, location)
+    SET_STR(owner, has_owner, owner)
+#undef SET_STR
+    if (has_off)
+        d->offline_after_s = off;
+    if (thr_text) {
+        free(d->thresholds);
+        d->thresholds = thr_text;
+    }
+    if (cal_text) {
+        free(d->calibration);
+        d->calibration = cal_text;
+    }
+    return true;
+bad_free:
+    free(thr_text);
+bad:
+    http_reply_error_with(req, CB_ERR_VALIDATION,
+                          json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason),
+                          "%s %s", e.field, e.reason);
+    return false;
+}
+
+static const char *const device_keys[] = {"id",          "name",       "location",
+                                          "owner",       "thresholds", "calibration",
+                                          "offline_after_s", NULL};
+
+void api_devices_create(struct app *app, struct http_req *req)
+{
+    json_t *body = api_json_body(req);
+    struct device d = {0};
+    if (!body)
+        return;
+    struct jv_err e;
+    const char *id = NULL;
+    if (!json_is_object(body)) {
+        http_reply_error(req, CB_ERR_VALIDATION, "the body must be a JSON object");
+        goto out;
+    }
+    if (!jv_only_keys(body, device_keys, &e) || !jv_string(body, "id", true, 1, 64, &id, NULL, &e)) {
+        http_reply_error_with(req, CB_ERR_VALIDATION,
+                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason),
+                              "%s %s", e.field, e.reason);
+        goto out;
+    }
+    if (!jv_valid_id(id)) {
+        http_reply_error(req, CB_ERR_VALIDATION, "id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+        goto out;
+    }
+    snprintf(d.id, sizeof d.id, "%s", id);
+    d.offline_after_s = DEFAULT_OFFLINE_AFTER_S;
+    if (!apply_fields(req, body, &d))
+        goto out;
+    char key[SECRET_KEY_LEN];
+    cb_err rc = registry_device_create(app->reg, &d, key);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", d.id);
+        goto out;
+    }
+    http_log_device(req, d.id);
+    json_t *o = device_json(app, &d);
+    json_object_set_new(o, "api_key", json_string(key));
+    memset(key, 0, sizeof key);
+    char loc[96];
+    snprintf(loc, sizeof loc, "/v1/devices/%s", d.id);
+    http_add_header(req, "Location", loc);
+    http_reply_json(req, 201, o);
+out:
+    device_clear(&d);
+    json_decref(body);
+}
+
+void api_devices_list(struct app *app, struct http_req *req)
+{
+    struct device *list = NULL;
+    size_t n = 0;
+    cb_err rc = registry_device_list(app->reg, &list, &n);
+    if (rc != CB_OK) {
+        http_reply_error(req, rc, "%s", cb_strerror(rc));
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, device_json(app, &list[i]));
+        device_clear(&list[i]);
+    }
+    free(list);
+    http_reply_json(req, 200, json_pack("{s:o}", "devices", arr));
+}
+
+void api_devices_get(struct app *app, struct http_req *req)
+{
+    struct device d;
+    cb_err rc = registry_device_get(app->reg, http_param(req, 0), &d);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", http_param(req, 0));
+        return;
+    }
+    http_log_device(req, d.id);
+    http_reply_json(req, 200, device_json(app, &d));
+    device_clear(&d);
+}
+
+void api_devices_patch(struct app *app, struct http_req *req)
+{
+    json_t *body = api_json_body(req);
+    struct device d;
+    bool have = false;
+    if (!body)
+        return;
+    struct jv_err e;
+    static const char *const patch_keys[] = {"name",        "location",        "owner", "thresholds",
+                                             "calibration", "offline_after_s", NULL};
+    if (!json_is_object(body) || !jv_only_keys(body, patch_keys, &e)) {
+        http_reply_error(req, CB_ERR_VALIDATION, "%s",
+                         json_is_object(body) ? "only name, location, owner, thresholds, "
+                                                "calibration and offline_after_s can be changed"
+                                              : "the body must be a JSON object");
+        goto out;
+    }
+    cb_err rc = registry_device_get(app->reg, http_param(req, 0), &d);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", http_param(req, 0));
+        goto out;
+    }
+    have = true;
+    if (!apply_fields(req, body, &d))
+        goto out;
+    rc = registry_device_update(app->reg, &d);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", d.id);
+        goto out;
+    }
+    http_log_device(req, d.id);
+    http_reply_json(req, 200, device_json(app, &d));
+out:
+    if (have)
+        device_clear(&d);
+    json_decref(body);
+}
+
+void api_devices_delete(struct app *app, struct http_req *req)
+{
+    cb_err rc = registry_device_delete(app->reg, http_param(req, 0));
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", http_param(req, 0));
+        return;
+    }
+    http_log_device(req, http_param(req, 0));
+    http_reply_static(req, 204, "application/json", "", 0);
+}
+
+void api_devices_rotate(struct app *app, struct http_req *req)
+{
+    char key[SECRET_KEY_LEN];
+    cb_err rc = registry_device_rotate(app->reg, http_param(req, 0), key);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", http_param(req, 0));
+        return;
+    }
+    http_log_device(req, http_param(req, 0));
+    http_reply_json(req, 201,
+                    json_pack("{s:s,s:s}", "device_id", http_param(req, 0), "api_key", key));
+    memset(key, 0, sizeof key);
+}

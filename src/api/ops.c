@@ -1,0 +1,42 @@
+/* ops.c - health, readiness, Prometheus metrics and the OpenAPI document. */
+#include "api/api.h"
+
+#include "core/buf.h"
+
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+void api_healthz(struct app *app, struct http_req *req)
+{
+    http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_readyz(struct app *app, struct http_req *req)
+{
+    cb_err rc = app->store->ops->ready(app->store);
+    if (rc != CB_OK) {
+        http_reply_error(req, CB_ERR_UNAVAILABLE, "storage (%s) is not ready",
+                         app->store->ops->name);
+        return;
+    }
+    http_reply_json(req, 200,
+                    json_pack("{s:s,s:s}", "status", "ready", "store", app->store->ops->name));
+}
+
+void api_metrics(struct app *app, struct http_req *req)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (!metrics_render(app->metrics, &b)) {
+        buf_free(&b);
+        http_reply_error(req, CB_ERR_NOMEM, "out of memory");
+        return;
+    }
+    size_t len = b.len;
+    http_reply_data(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf_steal(&b), len);
+}
+
+void api_openapi(struct app *app, struct http_req *req)
+{
+    http_reply_static(req, 200, "application/json", openapi_json, openapi_json_len);
+}

@@ -1,0 +1,62 @@
+/* registry.h - devices, gateways and their keys, cached in memory over the
+ * store (write-through). Thread-safe: readers share a rwlock. */
+#ifndef CARBON_REGISTRY_H
+#define CARBON_REGISTRY_H
+#include "core/secret.h"
+#include "store/store.h"
+
+enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_ADMIN, PRINCIPAL_DEVICE, PRINCIPAL_GATEWAY };
+
+/* Who is calling: resolved once per request by auth_identify(). */
+struct principal {
+    enum principal_kind kind;
+    char id[65]; /* device or gateway id */
+};
+
+enum write_check { WRITE_OK, WRITE_UNKNOWN_DEVICE, WRITE_FORBIDDEN };
+
+struct registry;
+
+/* Loads every device and gateway from st. NULL on failure (logged). */
+struct registry *registry_open(struct store *st);
+void registry_close(struct registry *r);
+
+/* Finds the device or gateway holding key. False if none. */
+bool registry_authenticate(struct registry *r, const char *key, struct principal *out);
+
+/* May p write readings for device_id? Sets *seq when the device exists.
+ * Call between registry_rdlock and registry_unlock (to check a batch under one
+ * lock). Unknown devices are reported as WRITE_UNKNOWN_DEVICE only to callers
+ * who could write them if they existed (admin); others get WRITE_FORBIDDEN. */
+void registry_rdlock(struct registry *r);
+void registry_unlock(struct registry *r);
+enum write_check registry_check_write(struct registry *r, const struct principal *p,
+                                      const char *device_id, uint32_t *seq);
+
+/* The store sequence number of device id; CB_ERR_NOT_FOUND if absent. */
+cb_err registry_device_seq(struct registry *r, const char *id, uint32_t *seq);
+/* Deep copy of a device (free with device_clear). CB_ERR_NOT_FOUND if absent. */
+cb_err registry_device_get(struct registry *r, const char *id, struct device *out);
+/* All devices sorted by id, deep copies; free each with device_clear, then the array. */
+cb_err registry_device_list(struct registry *r, struct device **out, size_t *n);
+/* Creates d (its seq and key_hash are set here) and writes a new key to key. */
+cb_err registry_device_create(struct registry *r, struct device *d, char key[SECRET_KEY_LEN]);
+/* Replaces the mutable fields of the device with d's (matched by id). */
+cb_err registry_device_update(struct registry *r, const struct device *d);
+cb_err registry_device_delete(struct registry *r, const char *id);
+/* Issues a new key for the device; the old one stops working at once. */
+cb_err registry_device_rotate(struct registry *r, const char *id, char key[SECRET_KEY_LEN]);
+
+cb_err registry_gateway_get(struct registry *r, const char *id, struct gateway *out);
+cb_err registry_gateway_list(struct registry *r, struct gateway **out, size_t *n);
+cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[SECRET_KEY_LEN]);
+/* Replaces name and device list (matched by id). */
+cb_err registry_gateway_update(struct registry *r, const struct gateway *g);
+cb_err registry_gateway_delete(struct registry *r, const char *id);
+cb_err registry_gateway_rotate(struct registry *r, const char *id, char key[SECRET_KEY_LEN]);
+
+/* Deep copies; false on allocation failure (dst then holds nothing to free). */
+bool device_copy(struct device *dst, const struct device *src);
+bool gateway_copy(struct gateway *dst, const struct gateway *src);
+
+#endif

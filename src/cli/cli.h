@@ -1,0 +1,8 @@
+/* cli.h - the carbon subcommands. Each returns the process exit status. */
+#ifndef CARBON_CLI_H
+#define CARBON_CLI_H
+
+int cli_serve(int argc, char **argv);
+int cli_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,154 @@
+/* serve.c - `carbon serve`: the API on the embedded store, until SIGTERM. */
+#include "cli/cli.h"
+
+#include "api/api.h"
+#include "app.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: carbon serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
+            "                    [--log-level LEVEL] [--threads N]\n\n"
+            "Runs the Car-Bon API on the embedded SQLite database in DIR.\n\n"
+            "Settings (flag > environment > config file > default):\n");
+    for (int k = 0; k < CFG__COUNT; k++) {
+        const struct config_setting *s = &config_settings[k];
+        char flag[32] = "";
+        if (s->flag)
+            snprintf(flag, sizeof flag, "--%s", s->flag);
+        fprintf(out, "  %-12s %-22s %s%s%s%s\n", flag, s->env, s->help,
+                s->def ? " [default: " : "", s->def ? s->def : "", s->def ? "]" : "");
+    }
+    fprintf(out,
+            "\n  --config FILE  KEY=VALUE lines with the names above (CARBON_LISTEN=...);\n"
+            "                 a secret may be given as CARBON_X_FILE=/path/to/file.\n"
+            "\nSecrets are never accepted as flags (they would show in ps) and never logged.\n"
+            "SIGTERM or SIGINT: stop accepting, finish in-flight requests, flush, exit 0.\n");
+}
+
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},  {"data", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},  {"log-level", required_argument, NULL, 'v'},
+        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *flags[CFG__COUNT] = {0};
+    const char *config_path = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': flags[CFG_LISTEN] = optarg; break;
+        case 'd': flags[CFG_DATA] = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'v': flags[CFG_LOG_LEVEL] = optarg; break;
+        case 't': flags[CFG_THREADS] = optarg; break;
+        case 'h': serve_usage(stdout); return 0;
+        default: serve_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "carbon serve: unexpected argument '%s'\n", argv[optind]);
+        serve_usage(stderr);
+        return 2;
+    }
+
+    struct config cfg;
+    char err[512];
+    if (!config_load(&cfg, flags, config_path, env_get, err, sizeof err)) {
+        fprintf(stderr, "carbon serve: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    enum log_level lvl;
+    if (!log_level_parse(config_get(&cfg, CFG_LOG_LEVEL), &lvl)) {
+        fprintf(stderr, "carbon serve: log level must be debug, info, warn, error or off\n");
+        config_free(&cfg);
+        return 2;
+    }
+    log_set_level(lvl);
+    char host[256];
+    unsigned port;
+    if (!config_parse_listen(config_get(&cfg, CFG_LISTEN), host, sizeof host, &port)) {
+        fprintf(stderr, "carbon serve: listen address '%s' is not HOST:PORT\n",
+                config_get(&cfg, CFG_LISTEN));
+        config_free(&cfg);
+        return 2;
+    }
+    char *end;
+    long threads = strtol(config_get(&cfg, CFG_THREADS), &end, 10);
+    if (*end || threads < 1 || threads > 64) {
+        fprintf(stderr, "carbon serve: threads must be 1 to 64\n");
+        config_free(&cfg);
+        return 2;
+    }
+
+    /* Signals are taken by sigwait below; block them before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    struct app app = {.now_ms = time_now_ms, .started_ms = time_now_ms()};
+    struct http_server *http = NULL;
+    const char *token = config_get(&cfg, CFG_ADMIN_TOKEN);
+    if (token && strlen(token) < 16) {
+        log_msg(LOG_ERROR, "CARBON_ADMIN_TOKEN must be at least 16 characters");
+        goto out;
+    }
+    if (!token)
+        log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: admin routes will answer 401");
+    app.admin_token = token;
+    const char *names[64], *methods[64];
+    for (size_t i = 0; i < api_nroutes && i < 64; i++) {
+        names[i] = api_routes[i].pattern;
+        methods[i] = api_routes[i].method;
+    }
+    app.metrics = metrics_new(api_nroutes, names, methods);
+    app.store = store_sqlite_open(config_get(&cfg, CFG_DATA));
+    if (!app.metrics || !app.store)
+        goto out;
+    app.reg = registry_open(app.store);
+    if (!app.reg)
+        goto out;
+    http = http_start(&app, host, port, (unsigned)threads, api_routes, api_nroutes);
+    if (!http)
+        goto out;
+    log_json(LOG_INFO, "listening",
+             json_pack("{s:s,s:i,s:s,s:s}", "host", host, "port", (int)http_port(http), "data",
+                       config_get(&cfg, CFG_DATA), "version", CARBON_VERSION));
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_msg(LOG_INFO, "signal %d: stopping (finishing in-flight requests)", sig);
+    http_stop(http, 10000);
+    http = NULL;
+    rc = 0;
+out:
+    http_stop(http, 0);
+    registry_close(app.reg);
+    if (app.store)
+        app.store->ops->close(app.store);
+    metrics_free(app.metrics);
+    if (rc == 0)
+        log_msg(LOG_INFO, "stopped cleanly");
+    config_free(&cfg);
+    return rc;
+}

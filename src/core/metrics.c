@@ -1,0 +1,149 @@
+/* metrics.c - process counters and latency histograms, Prometheus text output. */
+#include "core/metrics.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static const unsigned status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406,
+                                        409, 413, 415, 422, 429, 500, 503};
+#define NSTATUS (sizeof status_codes / sizeof *status_codes)
+static const double bucket_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define NBUCKET (sizeof bucket_s / sizeof *bucket_s)
+
+struct route_stats {
+    _Atomic uint64_t status[NSTATUS + 1]; /* last: any other status */
+    _Atomic uint64_t bucket[NBUCKET + 1]; /* last: +Inf */
+    _Atomic uint64_t sum_ns;
+};
+
+struct metrics {
+    size_t nroutes;
+    const char *const *names;
+    const char *const *methods;
+    struct route_stats *routes; /* nroutes + 1 */
+    _Atomic uint64_t readings_stored, readings_duplicate;
+};
+
+struct metrics *metrics_new(size_t nroutes, const char *const *route_names,
+                            const char *const *route_methods)
+{
+    struct metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->routes = calloc(nroutes + 1, sizeof *m->routes);
+    if (!m->routes) {
+        free(m);
+        return NULL;
+    }
+    m->nroutes = nroutes;
+    m->names = route_names;
+    m->methods = route_methods;
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (m)
+        free(m->routes);
+    free(m);
+}
+
+void metrics_request(struct metrics *m, size_t route, unsigned status, int64_t duration_ns)
+{
+    if (route > m->nroutes)
+        route = m->nroutes;
+    struct route_stats *r = &m->routes[route];
+    size_t si = NSTATUS;
+    for (size_t i = 0; i < NSTATUS; i++)
+        if (status_codes[i] == status)
+            si = i;
+    atomic_fetch_add_explicit(&r->status[si], 1, memory_order_relaxed);
+    double s = (double)duration_ns / 1e9;
+    size_t b = NBUCKET;
+    for (size_t i = 0; i < NBUCKET; i++)
+        if (s <= bucket_s[i]) {
+            b = i;
+            break;
+        }
+    atomic_fetch_add_explicit(&r->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->sum_ns, (uint64_t)(duration_ns > 0 ? duration_ns : 0),
+                              memory_order_relaxed);
+}
+
+void metrics_readings(struct metrics *m, uint64_t stored, uint64_t duplicates)
+{
+    atomic_fetch_add_explicit(&m->readings_stored, stored, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->readings_duplicate, duplicates, memory_order_relaxed);
+}
+
+static uint64_t ld(_Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+bool metrics_render(struct metrics *m, struct buf *o)
+{
+    bool ok = buf_puts(o, "# HELP carbon_http_requests_total HTTP requests by route and status.\n"
+                          "# TYPE carbon_http_requests_total counter\n");
+    for (size_t r = 0; r <= m->nroutes; r++) {
+        const char *name = r < m->nroutes ? m->names[r] : "unmatched";
+        const char *meth = r < m->nroutes ? m->methods[r] : "";
+        for (size_t i = 0; i <= NSTATUS; i++) {
+            uint64_t v = ld(&m->routes[r].status[i]);
+            if (!v)
+                continue;
+            if (i < NSTATUS)
+                ok &= buf_printf(o,
+                                 "carbon_http_requests_total{method=\"%s\",route=\"%s\","
+                                 "code=\"%u\"} %llu\n",
+                                 meth, name, status_codes[i], (unsigned long long)v);
+            else
+                ok &= buf_printf(o,
+                                 "carbon_http_requests_total{method=\"%s\",route=\"%s\","
+                                 "code=\"other\"} %llu\n",
+                                 meth, name, (unsigned long long)v);
+        }
+    }
+    ok &= buf_puts(o, "# HELP carbon_http_request_duration_seconds Request latency by route.\n"
+                      "# TYPE carbon_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; r <= m->nroutes; r++) {
+        const char *name = r < m->nroutes ? m->names[r] : "unmatched";
+        const char *meth = r < m->nroutes ? m->methods[r] : "";
+        uint64_t cum = 0;
+        for (size_t i = 0; i <= NBUCKET; i++)
+            cum += ld(&m->routes[r].bucket[i]);
+        if (!cum)
+            continue;
+        cum = 0;
+        for (size_t i = 0; i < NBUCKET; i++) {
+            cum += ld(&m->routes[r].bucket[i]);
+            ok &= buf_printf(o,
+                             "carbon_http_request_duration_seconds_bucket{method=\"%s\","
+                             "route=\"%s\",le=\"%g\"} %llu\n",
+                             meth, name, bucket_s[i], (unsigned long long)cum);
+        }
+        cum += ld(&m->routes[r].bucket[NBUCKET]);
+        ok &= buf_printf(o,
+                         "carbon_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                         "le=\"+Inf\"} %llu\n"
+                         "carbon_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
+                         "%.6f\n"
+                         "carbon_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} "
+                         "%llu\n",
+                         meth, name, (unsigned long long)cum, meth, name,
+                         (double)ld(&m->routes[r].sum_ns) / 1e9, meth, name,
+                         (unsigned long long)cum);
+    }
+    ok &= buf_printf(o,
+                     "# HELP carbon_readings_ingested_total Readings durably stored.\n"
+                     "# TYPE carbon_readings_ingested_total counter\n"
+                     "carbon_readings_ingested_total %llu\n"
+                     "# HELP carbon_readings_duplicate_total Re-sent readings already stored "
+                     "(no-ops).\n"
+                     "# TYPE carbon_readings_duplicate_total counter\n"
+                     "carbon_readings_duplicate_total %llu\n",
+                     (unsigned long long)ld(&m->readings_stored),
+                     (unsigned long long)ld(&m->readings_duplicate));
+    return ok;
+}

@@ -1,0 +1,93 @@
+/* http.h - the HTTP front end on libmicrohttpd: a route table, per-request
+ * state, replies, and suspend/resume for requests answered by another thread
+ * (ingest answers only after the group commit). */
+#ifndef CARBON_HTTP_H
+#define CARBON_HTTP_H
+#include "auth/registry.h"
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_BODY (1024 * 1024) /* request bodies over 1 MiB get 413 */
+#define HTTP_MAX_PARAMS 4
+
+struct app;
+struct http_req;
+
+/* Who may call a route. Checked by the server before the handler runs; no
+ * handler checks roles itself. */
+enum access {
+    ACCESS_PUBLIC, /* anyone */
+    ACCESS_ADMIN,  /* admin token */
+    ACCESS_WRITER, /* admin, a device key or a gateway key (object checks in registry) */
+    ACCESS_READER, /* admin (users and owners come with the users work) */
+};
+
+typedef void (*route_fn)(struct app *app, struct http_req *req);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/v1/devices/{id}/readings": {x} matches one segment */
+    route_fn fn;
+    enum access access;
+};
+
+/* ---- for handlers ---- */
+
+struct app *http_app(struct http_req *req);
+const struct principal *http_who(struct http_req *req);
+const char *http_method(struct http_req *req);
+/* i-th {param} of the matched pattern (percent-decoded, at most 255 bytes). */
+const char *http_param(struct http_req *req, int i);
+/* Query argument or NULL. */
+const char *http_query(struct http_req *req, const char *name);
+/* Request header (case-insensitive) or NULL. */
+const char *http_header(struct http_req *req, const char *name);
+/* The request body (NUL-terminated; may be empty). */
+const char *http_body(struct http_req *req, size_t *len);
+/* True if Content-Type is application/json (parameters allowed). */
+bool http_is_json(struct http_req *req);
+/* Marks the device a request concerns, for the access log. */
+void http_log_device(struct http_req *req, const char *device_id);
+
+/* Replies. Exactly one per request. They take ownership of what they get. */
+void http_reply_json(struct http_req *req, unsigned status, json_t *body);
+void http_reply_data(struct http_req *req, unsigned status, const char *content_type, char *data,
+                     size_t len);
+void http_reply_static(struct http_req *req, unsigned status, const char *content_type,
+                       const char *data, size_t len);
+/* {"error":{"code","message"[,extra fields]}} with the status of e. */
+void http_reply_error(struct http_req *req, cb_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Adds a header to the reply (copied). Up to 4 per request. */
+void http_add_header(struct http_req *req, const char *name, const char *value);
+
+/* Async: the handler calls http_suspend() and returns; later, from any
+ * thread, the owner of the work sets the reply with http_reply_* and calls
+ * http_resume(). */
+void http_suspend(struct http_req *req);
+void http_resume(struct http_req *req);
+
+/* ---- for the program ---- */
+
+struct http_server;
+
+/* Listens on host:port (port 0 picks a free one) with nthreads threads.
+ * routes must outlive the server. NULL on failure (logged). */
+struct http_server *http_start(struct app *app, const char *host, unsigned port,
+                               unsigned nthreads, const struct route *routes, size_t nroutes);
+unsigned http_port(struct http_server *s);
+/* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
+void http_stop(struct http_server *s, int grace_ms);
+
+/* Matches method+path against routes. Returns the route index, or -1 with
+ * *path_known set when the path exists under another method. Exposed for
+ * tests and the OpenAPI check. */
+int http_route_match(const struct route *routes, size_t n, const char *method, const char *path,
+                     char params[HTTP_MAX_PARAMS][256], int *nparams, bool *path_known);
+
+#endif

@@ -1,0 +1,514 @@
+/* server.c - libmicrohttpd glue: request lifecycle, routing, auth gate,
+ * replies, suspend/resume, access log and metrics. */
+#include "http/http.h"
+
+#include "app.h"
+#include "auth/auth.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_EXTRA_HEADERS 4
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct app *app;
+    const struct route *routes;
+    size_t nroutes;
+    _Atomic long inflight;
+    _Atomic uint64_t next_id;
+    uint32_t id_salt;
+};
+
+struct http_req {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *path;
+    int route; /* index, or -1 */
+    char params[HTTP_MAX_PARAMS][256];
+    int nparams;
+    struct principal who;
+    struct buf body;
+    bool too_big;
+    bool suspended;
+    int64_t start_ns;
+    char reqid[40];
+    char device[65];
+    /* the reply */
+    struct MHD_Response *resp;
+    unsigned status;
+    char *hname[MAX_EXTRA_HEADERS], *hval[MAX_EXTRA_HEADERS];
+    int nheaders;
+};
+
+/* ---- route matching ---- */
+
+static bool pct_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return false;
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (*end || v <= 0)
+                return false;
+            c = (char)v;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+int http_route_match(const struct route *routes, size_t n, const char *method, const char *path,
+                     char params[HTTP_MAX_PARAMS][256], int *nparams, bool *path_known)
+{
+    *path_known = false;
+    for (size_t r = 0; r < n; r++) {
+        const char *p = routes[r].pattern, *u = path;
+        int np = 0;
+        bool ok = true;
+        while (ok && *p && *u) {
+            if (*p == '{') {
+                const char *pe = strchr(p, '}');
+                const char *ue = strchr(u, '/');
+                if (!ue)
+                    ue = u + strlen(u);
+                if (!pe || ue == u || np >= HTTP_MAX_PARAMS ||
+                    !pct_decode(u, (size_t)(ue - u), params[np], 256))
+                    ok = false;
+                np++;
+                p = pe ? pe + 1 : p + strlen(p);
+                u = ue;
+            } else if (*p == *u) {
+                p++;
+                u++;
+            } else {
+                ok = false;
+            }
+        }
+        if (!ok || *p || *u)
+            continue;
+        if (strcmp(routes[r].method, method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(routes[r].method, "GET") == 0)) {
+            *nparams = np;
+            return (int)r;
+        }
+        *path_known = true;
+    }
+    return -1;
+}
+
+/* ---- accessors ---- */
+
+struct app *http_app(struct http_req *req)
+{
+    return req->srv->app;
+}
+const struct principal *http_who(struct http_req *req)
+{
+    return &req->who;
+}
+const char *http_method(struct http_req *req)
+{
+    return req->method;
+}
+const char *http_param(struct http_req *req, int i)
+{
+    return i < req->nparams ? req->params[i] : "";
+}
+const char *http_query(struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+const char *http_header(struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+const char *http_body(struct http_req *req, size_t *len)
+{
+    *len = req->body.len;
+    return req->body.data ? req->body.data : "";
+}
+bool http_is_json(struct http_req *req)
+{
+    const char *ct = http_header(req, "Content-Type");
+    if (!ct)
+        return false;
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
+                                                           ct[n] == ' ');
+}
+void http_log_device(struct http_req *req, const char *device_id)
+{
+    snprintf(req->device, sizeof req->device, "%s", device_id);
+}
+
+/* ---- replies ---- */
+
+static void set_reply(struct http_req *req, unsigned status, struct MHD_Response *resp,
+                      const char *ctype)
+{
+    if (!resp) {
+        log_msg(LOG_ERROR, "cannot create response");
+        return;
+    }
+    if (req->resp) { /* a handler bug: keep the first reply */
+        MHD_destroy_response(resp);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "X-Request-Id", req->reqid);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'");
+    if (!MHD_get_response_header(resp, "Cache-Control"))
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->hname[i], req->hval[i]);
+    req->resp = resp;
+    req->status = status;
+}
+
+void http_add_header(struct http_req *req, const char *name, const char *value)
+{
+    if (req->nheaders >= MAX_EXTRA_HEADERS)
+        return;
+    req->hname[req->nheaders] = strdup(name);
+    req->hval[req->nheaders] = strdup(value);
+    if (!req->hname[req->nheaders] || !req->hval[req->nheaders]) {
+        free(req->hname[req->nheaders]);
+        free(req->hval[req->nheaders]);
+        return;
+    }
+    req->nheaders++;
+}
+
+void http_reply_data(struct http_req *req, unsigned status, const char *content_type, char *data,
+                     size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    if (!r)
+        free(data);
+    set_reply(req, status, r, content_type);
+}
+
+void http_reply_static(struct http_req *req, unsigned status, const char *content_type,
+                       const char *data, size_t len)
+{
+    set_reply(req, status,
+              MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT),
+              content_type);
+}
+
+void http_reply_json(struct http_req *req, unsigned status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                    : NULL;
+    json_decref(body);
+    if (!s) {
+        static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
+        http_reply_static(req, 503, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    http_reply_data(req, status, "application/json", s, strlen(s));
+}
+
+static void reply_error_v(struct http_req *req, cb_err e, json_t *extra, const char *fmt,
+                          va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    json_t *err = json_object();
+    json_object_set_new(err, "code", json_string(cb_err_code(e)));
+    json_object_set_new(err, "message", json_string(msg));
+    if (extra)
+        json_object_update(err, extra);
+    json_decref(extra);
+    if (e == CB_ERR_UNAUTHORIZED)
+        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"carbon\"");
+    http_reply_json(req, cb_err_http_status(e), json_pack("{s:o}", "error", err));
+}
+
+void http_reply_error(struct http_req *req, cb_err e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(req, e, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(req, e, extra, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- async ---- */
+
+void http_suspend(struct http_req *req)
+{
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_req *req)
+{
+    MHD_resume_connection(req->conn);
+}
+
+/* ---- the request lifecycle ---- */
+
+static void make_reqid(struct http_server *s, struct http_req *req)
+{
+    const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (given) {
+        size_t n = strlen(given);
+        bool ok = n > 0 && n < sizeof req->reqid;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (given[i] >= '0' && given[i] <= '9') || (given[i] >= 'a' && given[i] <= 'z') ||
+                 (given[i] >= 'A' && given[i] <= 'Z') || given[i] == '-' || given[i] == '_' ||
+                 given[i] == '.';
+        if (ok) {
+            memcpy(req->reqid, given, n + 1);
+            return;
+        }
+    }
+    uint64_t n = atomic_fetch_add(&s->next_id, 1);
+    snprintf(req->reqid, sizeof req->reqid, "%08x%010llx", s->id_salt, (unsigned long long)n);
+}
+
+static void dispatch(struct http_server *s, struct http_req *req)
+{
+    struct app *app = s->app;
+    if (req->route < 0) {
+        bool known = false;
+        http_route_match(s->routes, s->nroutes, req->method, req->path, req->params,
+                         &req->nparams, &known);
+        if (known)
+            http_reply_error(req, CB_ERR_METHOD, "%s is not allowed on %s", req->method,
+                             req->path);
+        else
+            http_reply_error(req, CB_ERR_NOT_FOUND, "no route for %s", req->path);
+        return;
+    }
+    if (req->too_big) {
+        http_reply_error(req, CB_ERR_TOO_LARGE, "request body is over the %d byte limit",
+                         HTTP_MAX_BODY);
+        return;
+    }
+    const struct route *rt = &s->routes[req->route];
+    cb_err e = auth_identify(app->admin_token, app->reg, http_header(req, "Authorization"),
+                             http_header(req, "X-Api-Key"), &req->who);
+    if (e == CB_OK)
+        e = auth_check(rt->access, &req->who);
+    if (e == CB_ERR_UNAUTHORIZED) {
+        http_reply_error(req, e, "missing or invalid credentials: send Authorization: Bearer "
+                                 "<key> or X-Api-Key: <key>");
+        return;
+    }
+    if (e != CB_OK) {
+        http_reply_error(req, e, "these credentials may not call %s %s", rt->method, rt->pattern);
+        return;
+    }
+    rt->fn(app, req);
+    if (!req->resp && !req->suspended)
+        http_reply_error(req, CB_ERR_INTERNAL, "handler produced no reply");
+}
+
+static enum MHD_Result queue_reply(struct http_req *req)
+{
+    if (!req->resp)
+        return MHD_NO;
+    enum MHD_Result r = MHD_queue_response(req->conn, req->status, req->resp);
+    MHD_destroy_response(req->resp);
+    req->resp = NULL;
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->srv = s;
+        req->conn = conn;
+        req->method = method;
+        req->path = strdup(url);
+        req->start_ns = time_mono_ns();
+        buf_init(&req->body, HTTP_MAX_BODY);
+        *con_cls = req;
+        atomic_fetch_add(&s->inflight, 1);
+        if (!req->path)
+            return MHD_NO;
+        make_reqid(s, req);
+        bool known;
+        req->route = http_route_match(s->routes, s->nroutes, method, url, req->params,
+                                      &req->nparams, &known);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+            /* Refuse before reading a byte of it. */
+            req->too_big = true;
+            dispatch(s, req);
+            return queue_reply(req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->too_big && !buf_append(&req->body, upload_data, *upload_data_size))
+            req->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->suspended) {
+        /* Resumed: the async owner has set the reply. */
+        req->suspended = false;
+        if (!req->resp)
+            http_reply_error(req, CB_ERR_INTERNAL, "request resumed without a reply");
+        return queue_reply(req);
+    }
+    if (req->resp) /* already answered (early 413) */
+        return MHD_YES;
+    dispatch(s, req);
+    if (req->suspended)
+        return MHD_YES;
+    return queue_reply(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct http_req *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    int64_t dur = time_mono_ns() - req->start_ns;
+    unsigned status = req->status ? req->status : 499;
+    metrics_request(s->app->metrics, req->route >= 0 ? (size_t)req->route : s->nroutes, status,
+                    dur);
+    if (log_enabled(LOG_INFO)) {
+        json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", req->reqid, "method",
+                              req->method, "path", req->path ? req->path : "", "status",
+                              (json_int_t)status, "duration_ms", (double)dur / 1e6);
+        if (req->device[0])
+            json_object_set_new(f, "device_id", json_string(req->device));
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            json_object_set_new(f, "terminated", json_integer(toe));
+        log_json(status >= 500 ? LOG_WARN : LOG_INFO, "request", f);
+    }
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    for (int i = 0; i < req->nheaders; i++) {
+        free(req->hname[i]);
+        free(req->hval[i]);
+    }
+    buf_free(&req->body);
+    free(req->path);
+    free(req);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_json(LOG_DEBUG, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+}
+
+struct http_server *http_start(struct app *app, const char *host, unsigned port,
+                               unsigned nthreads, const struct route *routes, size_t nroutes)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->app = app;
+    s->routes = routes;
+    s->nroutes = nroutes;
+    s->id_salt = (uint32_t)(time_now_ms() ^ (time_mono_ns() >> 10));
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0) {
+        log_msg(LOG_ERROR, "cannot resolve listen address %s: %s", host, gai_strerror(gai));
+        free(s);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(nthreads ? nthreads : 1),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        log_msg(LOG_ERROR, "cannot listen on %s:%u (in use, or not an address of this host)",
+                host, port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+unsigned http_port(struct http_server *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+void http_stop(struct http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    free(s);
+}

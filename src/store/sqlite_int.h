@@ -1,0 +1,109 @@
+/* sqlite_int.h - internals shared by the SQLite store's files. */
+#ifndef CARBON_SQLITE_INT_H
+#define CARBON_SQLITE_INT_H
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* (dev, ts) set of readings written to the journal and not yet in the main
+ * table: open addressing with linear probing, dev == 0 marks an empty slot. */
+struct rset {
+    struct rset_slot {
+        uint32_t dev;
+        int64_t ts;
+    } *slots;
+    size_t cap; /* power of two */
+    size_t n;
+};
+bool rset_insert(struct rset *s, uint32_t dev, int64_t ts);
+bool rset_contains(const struct rset *s, uint32_t dev, int64_t ts);
+void rset_remove(struct rset *s, uint32_t dev, int64_t ts);
+void rset_free(struct rset *s);
+
+struct devstate {
+    bool exists;
+    bool seen_dirty; /* last_seen changed since it was last written to disk */
+    int64_t max_ts;  /* greatest ts known stored or in flight; INT64_MIN if none */
+    struct device_live live;
+};
+
+struct put_job {
+    const struct reading *r;
+    size_t n;
+    uint8_t *dup;
+    int64_t now_ms;
+    store_done_fn done;
+    void *arg;
+    struct put_job *next;
+};
+
+struct readconn {
+    sqlite3 *db;
+    sqlite3_stmt *range_asc, *range_desc, *latest;
+    struct readconn *next_free;
+};
+
+struct sqlite_store {
+    struct store base;
+    char *dir;
+    sqlite3 *main_admin; /* device/gateway writes, guarded by admin_mu */
+    pthread_mutex_t admin_mu;
+
+    /* Read pool over the main database. */
+    struct readconn *readers;
+    size_t nreaders;
+    struct readconn *free_readers;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+
+    /* mu guards everything from here to the queue. */
+    pthread_mutex_t mu;
+    pthread_cond_t compact_cv;
+    struct reading *pend; /* journaled, not yet applied to the main table */
+    int64_t *pend_jid;    /* journal row of each pending record */
+    size_t npend, pend_cap;
+    struct rset set;
+    struct devstate *dev;
+    size_t ndev;
+    int64_t applied_jid; /* journal rows <= this are in the main table */
+    int64_t deleted_jid; /* journal rows <= this are deleted from the journal */
+
+    /* Ingest queue (group commit). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct put_job *qhead, **qtail;
+    bool stopping;
+    bool writer_wake;
+    pthread_t writer, compactor;
+
+    /* Writer-owned. */
+    sqlite3 *journal;
+    sqlite3_stmt *j_insert, *j_delete, *w_exists;
+    sqlite3 *writer_main;
+    /* Compactor-owned. */
+    sqlite3 *compact_main;
+    sqlite3 *compact_journal;
+};
+
+/* Opens a database with the project's pragmas. NULL on failure (logged). */
+sqlite3 *sqlite_open_db(const char *path, bool readonly);
+/* Runs statements; false on error (logged with context). */
+bool sqlite_exec(sqlite3 *db, const char *sql, const char *what);
+/* Grows s->dev to hold seq; false on allocation failure. Caller holds mu. */
+bool sqlite_devstate_reserve(struct sqlite_store *s, uint32_t seq);
+
+/* Ingest side (sqlite_ingest.c). */
+bool sqlite_ingest_start(struct sqlite_store *s);
+void sqlite_ingest_stop(struct sqlite_store *s);
+cb_err sqlite_put_readings(struct store *st, const struct reading *r, size_t n, uint8_t *dup,
+                           int64_t now_ms, store_done_fn done, void *arg);
+cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64_t to, bool desc,
+                             size_t limit, struct reading **out, size_t *n);
+cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_t to,
+                            store_scan_fn fn, void *arg);
+cb_err sqlite_device_live(struct store *st, uint32_t dev, struct device_live *out);
+/* Loads unapplied journal rows and per-device state at open. */
+bool sqlite_ingest_recover(struct sqlite_store *s);
+
+#endif

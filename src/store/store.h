@@ -1,0 +1,109 @@
+/* store.h - the storage interface: operations, not SQL. One opaque handle and
+ * an ops table per backend (SQLite now, DynamoDB later), like SQLite's VFS. */
+#ifndef CARBON_STORE_H
+#define CARBON_STORE_H
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define READING_HAS_TEMP 1u
+#define READING_HAS_HUM 2u
+
+/* One stored reading. 40 bytes; also the SQLite journal's record layout. */
+struct reading {
+    uint32_t dev;   /* device sequence number (struct device.seq) */
+    uint32_t flags; /* READING_HAS_* */
+    int64_t ts_ms;  /* the reading's own time, epoch milliseconds (part of its identity) */
+    double co_ppm;
+    double temp_c;
+    double hum_pct;
+};
+
+struct device {
+    uint32_t seq; /* assigned by the store, never reused */
+    char id[65];
+    char *name, *location, *owner; /* heap strings or NULL */
+    char *thresholds;              /* JSON object text or NULL */
+    char *calibration;             /* JSON object text or NULL */
+    int64_t offline_after_s;
+    int64_t created_ms;
+    char key_hash[65]; /* SHA-256 hex of the device key */
+};
+
+struct gateway {
+    char id[65];
+    char *name;
+    char key_hash[65];
+    int64_t created_ms;
+    char (*devices)[65]; /* ids of the devices it may write for */
+    size_t ndevices;
+};
+
+/* Live per-device facts kept by the store (not part of the device record). */
+struct device_live {
+    int64_t last_seen_ms; /* receipt time of the last stored reading; 0 = never */
+    bool has_last;
+    struct reading last; /* the reading with the greatest ts */
+};
+
+/* Called once per put_readings, from a store thread, after the readings are
+ * durable (err == CB_OK) or definitely not stored (err != CB_OK). */
+typedef void (*store_done_fn)(void *arg, cb_err err);
+/* Called for each reading of a scan, in ascending ts. */
+typedef void (*store_scan_fn)(void *arg, const struct reading *r);
+typedef void (*store_device_fn)(void *arg, const struct device *d);
+typedef void (*store_gateway_fn)(void *arg, const struct gateway *g);
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *s);
+    /* CB_OK when the backend can serve requests. */
+    cb_err (*ready)(struct store *s);
+
+    /* Readings. put_readings queues n readings (the array stays owned by the
+     * caller and must live until done is called); dup[i] is set to 1 for a
+     * reading already stored (same dev and ts_ms), which is then not written
+     * again. done is called after the group commit that holds them. */
+    cb_err (*put_readings)(struct store *s, const struct reading *r, size_t n, uint8_t *dup,
+                           int64_t now_ms, store_done_fn done, void *arg);
+    /* Readings of dev with from <= ts < to, ascending (or descending), at most
+     * limit. *out is malloc'd (caller frees), *n its length. */
+    cb_err (*query_readings)(struct store *s, uint32_t dev, int64_t from, int64_t to, bool desc,
+                             size_t limit, struct reading **out, size_t *n);
+    /* Every reading of dev with from <= ts < to, ascending, to fn. */
+    cb_err (*scan_readings)(struct store *s, uint32_t dev, int64_t from, int64_t to,
+                            store_scan_fn fn, void *arg);
+    /* The live facts of a device. */
+    cb_err (*device_live)(struct store *s, uint32_t dev, struct device_live *out);
+
+    /* Devices. create assigns d->seq; CB_ERR_CONFLICT when the id exists. */
+    cb_err (*device_create)(struct store *s, struct device *d);
+    cb_err (*device_update)(struct store *s, const struct device *d);
+    /* Deletes the device and its readings. */
+    cb_err (*device_delete)(struct store *s, const struct device *d);
+    cb_err (*devices_load)(struct store *s, store_device_fn fn, void *arg);
+
+    /* Gateways (keys scoped to a list of devices). */
+    cb_err (*gateway_create)(struct store *s, const struct gateway *g);
+    cb_err (*gateway_update)(struct store *s, const struct gateway *g);
+    cb_err (*gateway_delete)(struct store *s, const char *id);
+    cb_err (*gateways_load)(struct store *s, store_gateway_fn fn, void *arg);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Opens (creating and migrating as needed) the SQLite store in directory dir.
+ * NULL on failure, with a message logged. */
+struct store *store_sqlite_open(const char *dir);
+
+/* Frees the heap fields of d / g (not d / g itself). */
+void device_clear(struct device *d);
+void gateway_clear(struct gateway *g);
+
+#endif

@@ -1,0 +1,649 @@
+/* store_sqlite.c - the embedded SQLite store: schema, migrations, devices and
+ * gateways. The readings path (journal, group commit, compaction) is in
+ * sqlite_ingest.c. Layout of the data directory:
+ *   carbon.db   devices, gateways, readings (WITHOUT ROWID, keyed dev+ts)
+ *   journal.db  append-only ingest journal: one row per group commit */
+#include "store/sqlite_int.h"
+
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Versioned migrations of carbon.db: entry i brings user_version i to i+1.
+ * Never edit a shipped entry; append a new one. */
+static const char *const main_migrations[] = {
+    "CREATE TABLE devices("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " name TEXT, location TEXT, owner TEXT, thresholds TEXT, calibration TEXT,"
+    " offline_after_s INTEGER NOT NULL DEFAULT 600,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " created_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE gateways("
+    " id TEXT PRIMARY KEY, name TEXT, key_hash TEXT NOT NULL UNIQUE,"
+    " created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE gateway_devices("
+    " gateway TEXT NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,"
+    " device TEXT NOT NULL, PRIMARY KEY(gateway, device)) WITHOUT ROWID;"
+    "CREATE TABLE readings("
+    " dev INTEGER NOT NULL, ts INTEGER NOT NULL, co REAL NOT NULL, temp REAL, hum REAL,"
+    " PRIMARY KEY(dev, ts)) WITHOUT ROWID;"
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;"
+    "INSERT INTO meta VALUES('journal_applied', 0);",
+};
+
+static const char *const journal_migrations[] = {
+    "CREATE TABLE journal(id INTEGER PRIMARY KEY, recs BLOB NOT NULL);",
+};
+
+sqlite3 *sqlite_open_db(const char *path, bool readonly)
+{
+    sqlite3 *db = NULL;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_ERROR, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    /* WAL with synchronous=FULL: a commit is on disk (fsync'd) before it
+     * returns, so a 201 survives kill -9 and power loss. */
+    if (!sqlite_exec(db,
+                     readonly ? "PRAGMA foreign_keys=ON;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                "PRAGMA foreign_keys=ON;",
+                     path)) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+bool sqlite_exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "sqlite (%s): %s", what, err ? err : sqlite3_errmsg(db));
+        sqlite3_free(err);
+        return false;
+    }
+    return true;
+}
+
+static bool migrate(sqlite3 *db, const char *const *steps, int nsteps, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > nsteps) {
+        log_msg(LOG_ERROR, "%s has schema version %d, newer than this binary (%d)", what,
+                version, nsteps);
+        return false;
+    }
+    for (int v = version; v < nsteps; v++) {
+        char setv[64];
+        snprintf(setv, sizeof setv, "PRAGMA user_version=%d;", v + 1);
+        if (!sqlite_exec(db, "BEGIN IMMEDIATE", what))
+            return false;
+        if (!sqlite_exec(db, steps[v], what) || !sqlite_exec(db, setv, what)) {
+            sqlite_exec(db, "ROLLBACK", what);
+            return false;
+        }
+        if (!sqlite_exec(db, "COMMIT", what))
+            return false;
+        log_msg(LOG_INFO, "%s migrated to schema version %d", what, v + 1);
+    }
+    return true;
+}
+
+bool sqlite_devstate_reserve(struct sqlite_store *s, uint32_t seq)
+{
+    if (seq < s->ndev)
+        return true;
+    size_t n = s->ndev ? s->ndev : 64;
+    while (n <= seq)
+        n *= 2;
+    struct devstate *d = realloc(s->dev, n * sizeof *d);
+    if (!d)
+        return false;
+    for (size_t i = s->ndev; i < n; i++)
+        d[i] = (struct devstate){.max_ts = INT64_MIN};
+    s->dev = d;
+    s->ndev = n;
+    return true;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* ---- read pool ---- */
+
+static struct readconn *reader_get(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    while (!s->free_readers)
+        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+    struct readconn *c = s->free_readers;
+    s->free_readers = c->next_free;
+    pthread_mutex_unlock(&s->pool_mu);
+    return c;
+}
+
+static void reader_put(struct sqlite_store *s, struct readconn *c)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    c->next_free = s->free_readers;
+    s->free_readers = c;
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* Exposed to sqlite_ingest.c through these two wrappers. */
+struct readconn *sqlite_reader_get(struct sqlite_store *s);
+void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
+struct readconn *sqlite_reader_get(struct sqlite_store *s)
+{
+    return reader_get(s);
+}
+void sqlite_reader_put(struct sqlite_store *s, struct readconn *c)
+{
+    reader_put(s, c);
+}
+
+static bool reader_open(struct readconn *c, const char *path)
+{
+    c->db = sqlite_open_db(path, true);
+    if (!c->db)
+        return false;
+    return sqlite3_prepare_v3(c->db,
+                              "SELECT ts, co, temp, hum FROM readings WHERE dev=? AND ts>=? "
+                              "AND ts<? ORDER BY ts ASC LIMIT ?",
+                              -1, SQLITE_PREPARE_PERSISTENT, &c->range_asc, NULL) == SQLITE_OK &&
+           sqlite3_prepare_v3(c->db,
+                              "SELECT ts, co, temp, hum FROM readings WHERE dev=? AND ts>=? "
+                              "AND ts<? ORDER BY ts DESC LIMIT ?",
+                              -1, SQLITE_PREPARE_PERSISTENT, &c->range_desc, NULL) == SQLITE_OK &&
+           sqlite3_prepare_v3(c->db,
+                              "SELECT ts, co, temp, hum FROM readings WHERE dev=? "
+                              "ORDER BY ts DESC LIMIT 1",
+                              -1, SQLITE_PREPARE_PERSISTENT, &c->latest, NULL) == SQLITE_OK;
+}
+
+static void reader_close(struct readconn *c)
+{
+    sqlite3_finalize(c->range_asc);
+    sqlite3_finalize(c->range_desc);
+    sqlite3_finalize(c->latest);
+    sqlite3_close(c->db);
+}
+
+/* ---- devices ---- */
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static cb_err step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return CB_OK;
+    if (rc == SQLITE_CONSTRAINT)
+        return CB_ERR_CONFLICT;
+    log_msg(LOG_ERROR, "sqlite (%s): %s", what, sqlite3_errmsg(db));
+    return CB_ERR_IO;
+}
+
+static cb_err sq_device_create(struct store *st, struct device *d)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin,
+                           "INSERT INTO devices(id,name,location,owner,thresholds,calibration,"
+                           "offline_after_s,key_hash,created_ms) VALUES(?,?,?,?,?,?,?,?,?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(q, 1, d->id, -1, SQLITE_STATIC);
+    bind_opt(q, 2, d->name);
+    bind_opt(q, 3, d->location);
+    bind_opt(q, 4, d->owner);
+    bind_opt(q, 5, d->thresholds);
+    bind_opt(q, 6, d->calibration);
+    sqlite3_bind_int64(q, 7, d->offline_after_s);
+    sqlite3_bind_text(q, 8, d->key_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 9, d->created_ms);
+    rc = step_done(s->main_admin, q, "device create");
+    if (rc != CB_OK)
+        goto out;
+    d->seq = (uint32_t)sqlite3_last_insert_rowid(s->main_admin);
+    pthread_mutex_lock(&s->mu);
+    if (sqlite_devstate_reserve(s, d->seq))
+        s->dev[d->seq] = (struct devstate){.exists = true, .max_ts = INT64_MIN};
+    else
+        rc = CB_ERR_NOMEM;
+    pthread_mutex_unlock(&s->mu);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static cb_err sq_device_update(struct store *st, const struct device *d)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin,
+                           "UPDATE devices SET name=?,location=?,owner=?,thresholds=?,"
+                           "calibration=?,offline_after_s=?,key_hash=? WHERE seq=?",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    bind_opt(q, 1, d->name);
+    bind_opt(q, 2, d->location);
+    bind_opt(q, 3, d->owner);
+    bind_opt(q, 4, d->thresholds);
+    bind_opt(q, 5, d->calibration);
+    sqlite3_bind_int64(q, 6, d->offline_after_s);
+    sqlite3_bind_text(q, 7, d->key_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, d->seq);
+    rc = step_done(s->main_admin, q, "device update");
+    if (rc == CB_OK && sqlite3_changes(s->main_admin) == 0)
+        rc = CB_ERR_NOT_FOUND;
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static cb_err sq_device_delete(struct store *st, const struct device *d)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL, *q2 = NULL;
+    cb_err rc = CB_ERR_IO;
+    /* Mark it gone first, so the compactor drops its journaled readings. */
+    pthread_mutex_lock(&s->mu);
+    if (d->seq < s->ndev)
+        s->dev[d->seq].exists = false;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->admin_mu);
+    if (!sqlite_exec(s->main_admin, "BEGIN IMMEDIATE", "device delete"))
+        goto out;
+    if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM readings WHERE dev=?", -1, &q, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin, "DELETE FROM devices WHERE seq=?", -1, &q2, NULL) !=
+            SQLITE_OK) {
+        sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, d->seq);
+    sqlite3_bind_int64(q2, 1, d->seq);
+    if (step_done(s->main_admin, q, "device delete") != CB_OK ||
+        step_done(s->main_admin, q2, "device delete") != CB_OK) {
+        sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
+        goto out;
+    }
+    rc = sqlite_exec(s->main_admin, "COMMIT", "device delete") ? CB_OK : CB_ERR_IO;
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(q2);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static cb_err sq_devices_load(struct store *st, store_device_fn fn, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin,
+                           "SELECT seq,id,name,location,owner,thresholds,calibration,"
+                           "offline_after_s,key_hash,created_ms FROM devices ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct device d = {0};
+        d.seq = (uint32_t)sqlite3_column_int64(q, 0);
+        snprintf(d.id, sizeof d.id, "%s", (const char *)sqlite3_column_text(q, 1));
+        d.name = dup_col(q, 2);
+        d.location = dup_col(q, 3);
+        d.owner = dup_col(q, 4);
+        d.thresholds = dup_col(q, 5);
+        d.calibration = dup_col(q, 6);
+        d.offline_after_s = sqlite3_column_int64(q, 7);
+        snprintf(d.key_hash, sizeof d.key_hash, "%s", (const char *)sqlite3_column_text(q, 8));
+        d.created_ms = sqlite3_column_int64(q, 9);
+        fn(arg, &d);
+        device_clear(&d);
+    }
+    rc = r == SQLITE_DONE ? CB_OK : CB_ERR_IO;
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+/* ---- gateways ---- */
+
+static cb_err gateway_write_devices(struct sqlite_store *s, const struct gateway *g)
+{
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    cb_err rc = CB_ERR_IO;
+    if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM gateway_devices WHERE gateway=?", -1,
+                           &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin, "INSERT OR IGNORE INTO gateway_devices VALUES(?,?)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(del, 1, g->id, -1, SQLITE_STATIC);
+    if ((rc = step_done(s->main_admin, del, "gateway devices")) != CB_OK)
+        goto out;
+    for (size_t i = 0; i < g->ndevices; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, g->devices[i], -1, SQLITE_STATIC);
+        if ((rc = step_done(s->main_admin, ins, "gateway devices")) != CB_OK)
+            goto out;
+    }
+out:
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static cb_err gateway_write(struct store *st, const struct gateway *g, bool create)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (!sqlite_exec(s->main_admin, "BEGIN IMMEDIATE", "gateway write"))
+        goto out;
+    const char *sql = create ? "INSERT INTO gateways(name,key_hash,created_ms,id) VALUES(?,?,?,?)"
+                             : "UPDATE gateways SET name=?,key_hash=?,created_ms=? WHERE id=?";
+    if (sqlite3_prepare_v2(s->main_admin, sql, -1, &q, NULL) != SQLITE_OK)
+        goto rollback;
+    bind_opt(q, 1, g->name);
+    sqlite3_bind_text(q, 2, g->key_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, g->created_ms);
+    sqlite3_bind_text(q, 4, g->id, -1, SQLITE_STATIC);
+    if ((rc = step_done(s->main_admin, q, "gateway write")) != CB_OK)
+        goto rollback;
+    if (!create && sqlite3_changes(s->main_admin) == 0) {
+        rc = CB_ERR_NOT_FOUND;
+        goto rollback;
+    }
+    if ((rc = gateway_write_devices(s, g)) != CB_OK)
+        goto rollback;
+    rc = sqlite_exec(s->main_admin, "COMMIT", "gateway write") ? CB_OK : CB_ERR_IO;
+    if (rc == CB_OK)
+        goto out;
+rollback:
+    sqlite_exec(s->main_admin, "ROLLBACK", "gateway write");
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static cb_err sq_gateway_create(struct store *st, const struct gateway *g)
+{
+    return gateway_write(st, g, true);
+}
+
+static cb_err sq_gateway_update(struct store *st, const struct gateway *g)
+{
+    return gateway_write(st, g, false);
+}
+
+static cb_err sq_gateway_delete(struct store *st, const char *id)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM gateways WHERE id=?", -1, &q, NULL) !=
+        SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    rc = step_done(s->main_admin, q, "gateway delete");
+    if (rc == CB_OK && sqlite3_changes(s->main_admin) == 0)
+        rc = CB_ERR_NOT_FOUND;
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static cb_err sq_gateways_load(struct store *st, store_gateway_fn fn, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = NULL, *qd = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin,
+                           "SELECT id,name,key_hash,created_ms FROM gateways ORDER BY id", -1, &q,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin,
+                           "SELECT device FROM gateway_devices WHERE gateway=? ORDER BY device",
+                           -1, &qd, NULL) != SQLITE_OK)
+        goto out;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct gateway g = {0};
+        snprintf(g.id, sizeof g.id, "%s", (const char *)sqlite3_column_text(q, 0));
+        g.name = dup_col(q, 1);
+        snprintf(g.key_hash, sizeof g.key_hash, "%s", (const char *)sqlite3_column_text(q, 2));
+        g.created_ms = sqlite3_column_int64(q, 3);
+        sqlite3_reset(qd);
+        sqlite3_bind_text(qd, 1, g.id, -1, SQLITE_STATIC);
+        size_t cap = 0;
+        while (sqlite3_step(qd) == SQLITE_ROW) {
+            if (g.ndevices == cap) {
+                cap = cap ? cap * 2 : 16;
+                void *p = realloc(g.devices, cap * sizeof *g.devices);
+                if (!p) {
+                    gateway_clear(&g);
+                    rc = CB_ERR_NOMEM;
+                    goto out;
+                }
+                g.devices = p;
+            }
+            snprintf(g.devices[g.ndevices++], 65, "%s", (const char *)sqlite3_column_text(qd, 0));
+        }
+        fn(arg, &g);
+        gateway_clear(&g);
+    }
+    rc = r == SQLITE_DONE ? CB_OK : CB_ERR_IO;
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(qd);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static cb_err sq_ready(struct store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    struct readconn *c = reader_get(s);
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM meta", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        rc = CB_OK;
+    sqlite3_finalize(q);
+    reader_put(s, c);
+    return rc;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    if (!s)
+        return;
+    sqlite_ingest_stop(s);
+    for (size_t i = 0; i < s->nreaders; i++)
+        reader_close(&s->readers[i]);
+    free(s->readers);
+    sqlite3_close(s->main_admin);
+    free(s->pend);
+    free(s->pend_jid);
+    free(s->dev);
+    rset_free(&s->set);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->admin_mu);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->qcv);
+    pthread_cond_destroy(&s->compact_cv);
+    pthread_cond_destroy(&s->pool_cv);
+    free(s->dir);
+    free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .ready = sq_ready,
+    .put_readings = sqlite_put_readings,
+    .query_readings = sqlite_query_readings,
+    .scan_readings = sqlite_scan_readings,
+    .device_live = sqlite_device_live,
+    .device_create = sq_device_create,
+    .device_update = sq_device_update,
+    .device_delete = sq_device_delete,
+    .devices_load = sq_devices_load,
+    .gateway_create = sq_gateway_create,
+    .gateway_update = sq_gateway_update,
+    .gateway_delete = sq_gateway_delete,
+    .gateways_load = sq_gateways_load,
+};
+
+static bool mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return false;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+                return false;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0750) == 0 || errno == EEXIST;
+}
+
+struct store *store_sqlite_open(const char *dir)
+{
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    char *main_path = NULL, *journal_path = NULL;
+    bool ok = false;
+    if (!s)
+        return NULL;
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_mutex_init(&s->admin_mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_cond_init(&s->compact_cv, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    s->qtail = &s->qhead;
+    s->dir = strdup(dir);
+    if (!s->dir || !mkdir_p(dir)) {
+        log_msg(LOG_ERROR, "cannot create data directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    main_path = path_join(dir, "carbon.db");
+    journal_path = path_join(dir, "journal.db");
+    if (!main_path || !journal_path)
+        goto out;
+    s->main_admin = sqlite_open_db(main_path, false);
+    if (!s->main_admin ||
+        !migrate(s->main_admin, main_migrations,
+                 (int)(sizeof main_migrations / sizeof *main_migrations), "carbon.db"))
+        goto out;
+    s->journal = sqlite_open_db(journal_path, false);
+    if (!s->journal ||
+        !migrate(s->journal, journal_migrations,
+                 (int)(sizeof journal_migrations / sizeof *journal_migrations), "journal.db"))
+        goto out;
+    s->writer_main = sqlite_open_db(main_path, false);
+    s->compact_main = sqlite_open_db(main_path, false);
+    s->compact_journal = sqlite_open_db(journal_path, false);
+    if (!s->writer_main || !s->compact_main || !s->compact_journal)
+        goto out;
+    s->nreaders = 4;
+    s->readers = calloc(s->nreaders, sizeof *s->readers);
+    if (!s->readers)
+        goto out;
+    for (size_t i = 0; i < s->nreaders; i++) {
+        if (!reader_open(&s->readers[i], main_path))
+            goto out;
+        s->readers[i].next_free = s->free_readers;
+        s->free_readers = &s->readers[i];
+    }
+    if (!sqlite_ingest_recover(s) || !sqlite_ingest_start(s))
+        goto out;
+    ok = true;
+out:
+    free(main_path);
+    free(journal_path);
+    if (!ok) {
+        sq_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+void device_clear(struct device *d)
+{
+    free(d->name);
+    free(d->location);
+    free(d->owner);
+    free(d->thresholds);
+    free(d->calibration);
+    d->name = d->location = d->owner = d->thresholds = d->calibration = NULL;
+}
+
+void gateway_clear(struct gateway *g)
+{
+    free(g->name);
+    free(g->devices);
+    g->name = NULL;
+    g->devices = NULL;
+    g->ndevices = 0;
+}
