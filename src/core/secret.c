@@ -39,8 +39,7 @@ bool secret_new_key(const char *prefix, char out[SECRET_KEY_LEN])
 void secret_hash(const char *s, size_t len, char out[SECRET_HASH_LEN])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    unsigned mdlen = 0;
-    EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
+    SHA256((const unsigned char *)s, len, md); /* one-shot: no EVP fetch per call */
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         out[2 * i] = hex[md[i] >> 4];

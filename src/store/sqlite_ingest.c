@@ -217,6 +217,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
     struct reading *recs = total ? malloc(total * sizeof *recs) : NULL;
     size_t nrec = 0;
     cb_err err = CB_OK;
+    bool in_read_txn = false;
     if (total && !recs)
         err = CB_ERR_NOMEM;
 
@@ -234,8 +235,16 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
             const struct reading *r = &j->r[i];
             bool dup = false;
             struct devstate *d = r->dev < s->ndev ? &s->dev[r->dev] : NULL;
-            if (d && r->ts_ms <= d->max_ts)
-                dup = rset_contains(&s->set, r->dev, r->ts_ms) || main_has(s, r->dev, r->ts_ms);
+            if (d && r->ts_ms <= d->max_ts) {
+                dup = rset_contains(&s->set, r->dev, r->ts_ms);
+                if (!dup && r->ts_ms <= d->main_max_ts) {
+                    /* Old enough to be in the main table: one index seek,
+                     * all of this group's under one read transaction. */
+                    if (!in_read_txn)
+                        in_read_txn = sqlite_exec(s->writer_main, "BEGIN", "dedup");
+                    dup = main_has(s, r->dev, r->ts_ms);
+                }
+            }
             j->dup[i] = dup;
             if (dup)
                 continue;
@@ -250,6 +259,8 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
     }
     int64_t delete_upto = s->applied_jid > s->deleted_jid ? s->applied_jid : 0;
     pthread_mutex_unlock(&s->mu);
+    if (in_read_txn)
+        sqlite_exec(s->writer_main, "COMMIT", "dedup");
 
     int64_t jid = 0;
     if (err == CB_OK && nrec) {
@@ -446,8 +457,12 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
     ok = true;
     /* Now, and only now, the records may leave memory. */
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const struct reading *r = &batch[i];
+        if (r->dev < s->ndev && r->ts_ms > s->dev[r->dev].main_max_ts)
+            s->dev[r->dev].main_max_ts = r->ts_ms;
         rset_remove(&s->set, s->pend[i].dev, s->pend[i].ts_ms);
+    }
     memmove(s->pend, s->pend + n, (s->npend - n) * sizeof *s->pend);
     memmove(s->pend_jid, s->pend_jid + n, (s->npend - n) * sizeof *s->pend_jid);
     s->npend -= n;
@@ -531,7 +546,10 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
         if (!sqlite_devstate_reserve(s, seq))
             goto out;
         s->dev[seq] = (struct devstate){
-            .exists = true, .max_ts = INT64_MIN, .live.last_seen_ms = sqlite3_column_int64(q, 1)};
+            .exists = true,
+            .max_ts = INT64_MIN,
+            .main_max_ts = INT64_MIN,
+            .live.last_seen_ms = sqlite3_column_int64(q, 1)};
     }
     sqlite3_finalize(q);
     q = NULL;
@@ -558,6 +576,7 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
                 r.hum_pct = sqlite3_column_double(q, 3);
             }
             live_note(s, &r, 0);
+            s->dev[i].main_max_ts = r.ts_ms;
         }
     }
     sqlite3_finalize(q);

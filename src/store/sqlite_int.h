@@ -25,6 +25,7 @@ struct devstate {
     bool exists;
     bool seen_dirty; /* last_seen changed since it was last written to disk */
     int64_t max_ts;  /* greatest ts known stored or in flight; INT64_MIN if none */
+    int64_t main_max_ts; /* greatest ts in the main table (only older ones need a lookup) */
     struct device_live live;
 };
 

@@ -117,7 +117,7 @@ bool sqlite_devstate_reserve(struct sqlite_store *s, uint32_t seq)
     if (!d)
         return false;
     for (size_t i = s->ndev; i < n; i++)
-        d[i] = (struct devstate){.max_ts = INT64_MIN};
+        d[i] = (struct devstate){.max_ts = INT64_MIN, .main_max_ts = INT64_MIN};
     s->dev = d;
     s->ndev = n;
     return true;
@@ -246,7 +246,8 @@ static cb_err sq_device_create(struct store *st, struct device *d)
     d->seq = (uint32_t)sqlite3_last_insert_rowid(s->main_admin);
     pthread_mutex_lock(&s->mu);
     if (sqlite_devstate_reserve(s, d->seq))
-        s->dev[d->seq] = (struct devstate){.exists = true, .max_ts = INT64_MIN};
+        s->dev[d->seq] =
+            (struct devstate){.exists = true, .max_ts = INT64_MIN, .main_max_ts = INT64_MIN};
     else
         rc = CB_ERR_NOMEM;
     pthread_mutex_unlock(&s->mu);
