@@ -19,6 +19,12 @@ void api_readings_post(struct app *app, struct http_req *req);
 void api_readings_list(struct app *app, struct http_req *req);
 void api_readings_latest(struct app *app, struct http_req *req);
 void api_series(struct app *app, struct http_req *req);
+/* Validates one reading object of POST /v1/readings (SPEC 3). On success
+ * fills *out (out->dev left 0) and *device_id (borrowed from item); else
+ * false with the field and reason in *e. now_ms is the receipt time. */
+struct jv_err;
+bool api_reading_parse(const json_t *item, int64_t now_ms, struct reading *out,
+                       const char **device_id, struct jv_err *e);
 /* Stores one reading and answers 201 after the commit (in the seed's
  * {"Item","write_successful"} shape when seed_item, which it takes, is set). */
 void api_ingest_one(struct app *app, struct http_req *req, const struct reading *r,

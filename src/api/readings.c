@@ -92,9 +92,7 @@ void api_ingest_one(struct app *app, struct http_req *req, const struct reading 
 static const char *const reading_keys[] = {"device_id",     "ts",           "co_ppm", "co_raw",
                                            "temperature_c", "humidity_pct", NULL};
 
-/* Validates one reading object. On success fills *out (dev left 0) and
- * *device_id (borrowed from item). */
-static bool parse_reading(const json_t *item, int64_t now, struct reading *out,
+bool api_reading_parse(const json_t *item, int64_t now, struct reading *out,
                           const char **device_id, struct jv_err *e)
 {
     memset(out, 0, sizeof *out);
@@ -192,7 +190,7 @@ void api_readings_post(struct app *app, struct http_req *req)
         const json_t *item = json_is_array(root) ? json_array_get(root, i) : root;
         const char *dev_id = NULL;
         struct jv_err e;
-        if (!parse_reading(item, now, &ig->r[i], &dev_id, &e)) {
+        if (!api_reading_parse(item, now, &ig->r[i], &dev_id, &e)) {
             json_array_append_new(errors, item_error(i, &e));
             continue;
         }
@@ -226,6 +224,9 @@ void api_readings_post(struct app *app, struct http_req *req)
                                   "%zu of %zu readings are invalid; nothing was stored", bad, n);
         goto out;
     }
+    json_decref(root); /* the parsed readings are in ig now */
+    root = NULL;
+    http_body_release(req);
     ingest_submit(app, req, ig, now); /* ingest_done answers after the commit */
     ig = NULL;
 out:

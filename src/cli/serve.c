@@ -8,6 +8,7 @@
 #include "core/timeutil.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,8 @@ int cli_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Few threads do the work; per-thread malloc arenas only fragment memory. */
+    mallopt(M_ARENA_MAX, 2);
 
     int rc = 1;
     struct app app = {.now_ms = time_now_ms, .started_ms = time_now_ms()};

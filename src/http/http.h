@@ -47,6 +47,8 @@ const char *http_query(struct http_req *req, const char *name);
 const char *http_header(struct http_req *req, const char *name);
 /* The request body (NUL-terminated; may be empty). */
 const char *http_body(struct http_req *req, size_t *len);
+/* Frees the body early (a handler that parsed it and will wait for async work). */
+void http_body_release(struct http_req *req);
 /* True if Content-Type is application/json (parameters allowed). */
 bool http_is_json(struct http_req *req);
 /* Marks the device a request concerns, for the access log. */

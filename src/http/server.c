@@ -150,6 +150,10 @@ const char *http_body(struct http_req *req, size_t *len)
     *len = req->body.len;
     return req->body.data ? req->body.data : "";
 }
+void http_body_release(struct http_req *req)
+{
+    buf_free(&req->body);
+}
 bool http_is_json(struct http_req *req)
 {
     const char *ct = http_header(req, "Content-Type");
@@ -236,6 +240,8 @@ void http_reply_json(struct http_req *req, unsigned status, json_t *body)
     http_reply_data(req, status, "application/json", s, strlen(s));
 }
 
+static void reply_error_v(struct http_req *req, cb_err e, json_t *extra, const char *fmt,
+                          va_list ap) __attribute__((format(printf, 4, 0)));
 static void reply_error_v(struct http_req *req, cb_err e, json_t *extra, const char *fmt,
                           va_list ap)
 {
@@ -439,6 +445,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
