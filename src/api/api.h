@@ -71,8 +71,9 @@ bool api_time_param(struct http_req *req, const char *name, int64_t *ms);
 /* Reads an optional integer query parameter in [min,max]; replies 400 on error. */
 bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max,
                    int64_t *out);
-/* True when the client asked for CSV (format=csv or Accept: text/csv). */
-bool api_wants_csv(struct http_req *req);
+/* Sets *csv when the client asked for CSV (format=csv, or Accept: text/csv
+ * without format=). An unknown format= replies 400 and returns false. */
+bool api_format(struct http_req *req, bool *csv);
 /* Replies with the store/registry error e for the object named. */
 void api_reply_err(struct http_req *req, cb_err e, const char *what, const char *id);
 /* Appends a number formatted for CSV/JSON-free output ("%.10g"). */

@@ -61,6 +61,13 @@ static const char *const threshold_keys[] = {"warn_ppm", "alarm_ppm", NULL};
 static const char *const calibration_keys[] = {"r0_ohms",    "rl_ohms",  "divider_ratio",
                                                "adc_bits",   "vref_volts", "vc_volts", NULL};
 
+static void prefix_field(struct jv_err *e, const char *parent)
+{
+    char f[sizeof e->field];
+    snprintf(f, sizeof f, "%s.%.48s", parent, e->field);
+    memcpy(e->field, f, sizeof e->field);
+}
+
 /* Validates the settable fields present in body into d (which holds the
  * current values for a patch). Replies 422 and returns false on error. */
 static bool apply_fields(struct http_req *req, const json_t *body, struct device *d)
@@ -85,22 +92,35 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
         if (!jv_only_keys(thr, threshold_keys, &e) ||
             !jv_number(thr, "warn_ppm", false, 1, 10000, &warn, NULL, &e) ||
             !jv_number(thr, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e)) {
-            char f[72];
-            snprintf(f, sizeof f, "thresholds.%.50s", e.field);
-            memcpy(e.field, f, sizeof e.field);
+            prefix_field(&e, "thresholds");
             goto bad;
         }
+        /* A patch changes only the keys it names: merge onto what is stored,
+         * and check the merged result (never silently reset a level). */
+        json_t *merged = d->thresholds ? json_loads(d->thresholds, 0, NULL) : NULL;
+        if (!json_is_object(merged)) {
+            json_decref(merged);
+            merged = json_object();
+        }
+        json_object_update(merged, (json_t *)thr);
+        jv_number(merged, "warn_ppm", false, 1, 10000, &warn, NULL, &e);
+        jv_number(merged, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e);
         if (warn >= alarm) {
+            json_decref(merged);
             jv_fail(&e, "thresholds", "warn_ppm (%g) must be below alarm_ppm (%g)", warn, alarm);
             goto bad;
         }
-        thr_text = json_dumps(thr, JSON_COMPACT | JSON_SORT_KEYS);
+        thr_text = json_dumps(merged, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(merged);
     }
     const json_t *cal = json_object_get(body, "calibration");
     if (cal && !json_is_null(cal)) {
-        if (!json_is_object(cal) || !jv_only_keys(cal, calibration_keys, &e)) {
-            if (!json_is_object(cal))
-                jv_fail(&e, "calibration", "must be an object");
+        if (!json_is_object(cal)) {
+            jv_fail(&e, "calibration", "must be an object");
+            goto bad_free;
+        }
+        if (!jv_only_keys(cal, calibration_keys, &e)) {
+            prefix_field(&e, "calibration");
             goto bad_free;
         }
         const char *k;
@@ -108,8 +128,10 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
         json_object_foreach((json_t *)cal, k, v)
         {
             double x;
-            if (!jv_number(cal, k, true, 0, 1e9, &x, NULL, &e))
+            if (!jv_number(cal, k, true, 0, 1e9, &x, NULL, &e)) {
+                prefix_field(&e, "calibration");
                 goto bad_free;
+            }
         }
         cal_text = json_dumps(cal, JSON_COMPACT | JSON_SORT_KEYS);
     }
@@ -165,7 +187,10 @@ void api_devices_create(struct app *app, struct http_req *req)
         goto out;
     }
     if (!jv_valid_id(id)) {
-        http_reply_error(req, CB_ERR_VALIDATION, "id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+        http_reply_error_with(req, CB_ERR_VALIDATION,
+                              json_pack("{s:s,s:s}", "field", "id", "reason",
+                                        "must be 1-64 characters of A-Z a-z 0-9 . _ : -"),
+                              "id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
         goto out;
     }
     snprintf(d.id, sizeof d.id, "%s", id);
@@ -268,7 +293,7 @@ void api_devices_delete(struct app *app, struct http_req *req)
         return;
     }
     http_log_device(req, http_param(req, 0));
-    http_reply_static(req, 204, "application/json", "", 0);
+    http_reply_static(req, 204, NULL, "", 0);
 }
 
 void api_devices_rotate(struct app *app, struct http_req *req)

@@ -23,6 +23,11 @@ static json_t *gateway_json(const struct gateway *g)
                      created);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
 /* Reads name and devices from body into g. Replies 422 on error. */
 static bool gateway_fields(struct app *app, struct http_req *req, const json_t *body,
                            struct gateway *g, bool require_devices)
@@ -80,9 +85,15 @@ static bool gateway_fields(struct app *app, struct http_req *req, const json_t *
         return false;
     }
     json_decref(unknown);
+    /* Sorted and without repeats, as stored and shown. */
+    qsort(ids, n, sizeof *ids, cmp_id);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(ids[u - 1], ids[i]) != 0)
+            memmove(ids[u++], ids[i], sizeof *ids);
     free(g->devices);
     g->devices = ids;
-    g->ndevices = n;
+    g->ndevices = u;
     return true;
 }
 
@@ -114,6 +125,9 @@ void api_gateways_create(struct app *app, struct http_req *req)
     json_t *o = gateway_json(&g);
     json_object_set_new(o, "api_key", json_string(key));
     memset(key, 0, sizeof key);
+    char loc[96];
+    snprintf(loc, sizeof loc, "/v1/gateways/%s", g.id);
+    http_add_header(req, "Location", loc);
     http_reply_json(req, 201, o);
 out:
     gateway_clear(&g);
@@ -190,7 +204,7 @@ void api_gateways_delete(struct app *app, struct http_req *req)
         api_reply_err(req, rc, "gateway", http_param(req, 0));
         return;
     }
-    http_reply_static(req, 204, "application/json", "", 0);
+    http_reply_static(req, 204, NULL, "", 0);
 }
 
 void api_gateways_rotate(struct app *app, struct http_req *req)

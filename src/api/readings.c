@@ -266,11 +266,18 @@ void api_readings_list(struct app *app, struct http_req *req)
     uint32_t seq;
     if (!device_seq(app, req, id, &seq))
         return;
-    bool csv = api_wants_csv(req);
-    int64_t from = INT64_MIN, to = INT64_MAX, limit = csv ? 10000 : 100, cursor = 0;
+    bool csv;
+    int64_t from = INT64_MIN, to = INT64_MAX, limit, cursor = 0;
+    if (!api_format(req, &csv))
+        return;
+    limit = csv ? 10000 : 100;
     if (!api_time_param(req, "from", &from) || !api_time_param(req, "to", &to) ||
         !api_int_param(req, "limit", 1, csv ? 100000 : 1000, &limit))
         return;
+    if (from >= to) {
+        http_reply_error(req, CB_ERR_BAD_REQUEST, "from must be before to");
+        return;
+    }
     const char *order = http_query(req, "order");
     if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
         http_reply_error(req, CB_ERR_BAD_REQUEST, "order must be asc or desc");
@@ -405,7 +412,7 @@ static void bucket_emit(struct series_ctx *c)
     }
 }
 
-static void series_add(void *arg, const struct reading *r)
+static bool series_add(void *arg, const struct reading *r)
 {
     struct series_ctx *c = arg;
     int64_t start = floor_div(r->ts_ms, c->step) * c->step;
@@ -428,6 +435,7 @@ static void series_add(void *arg, const struct reading *r)
         b->nh++;
         b->hsum += r->hum_pct;
     }
+    return !c->oom;
 }
 
 void api_series(struct app *app, struct http_req *req)
@@ -453,7 +461,9 @@ void api_series(struct app *app, struct http_req *req)
                          (long long)step);
         return;
     }
-    struct series_ctx c = {.step = step_ms, .csv = api_wants_csv(req)};
+    struct series_ctx c = {.step = step_ms};
+    if (!api_format(req, &c.csv))
+        return;
     if (c.csv) {
         buf_init(&c.csvb, 0);
         buf_puts(&c.csvb, "start,count,co_min,co_max,co_avg,temperature_c_avg,humidity_pct_avg\n");

@@ -101,15 +101,16 @@ struct items_ctx {
     bool truncated;
 };
 
-static void items_add(void *arg, const struct reading *r)
+static bool items_add(void *arg, const struct reading *r)
 {
     struct items_ctx *c = arg;
     if (c->n >= SEED_MAX_RESULTS) {
         c->truncated = true;
-        return;
+        return false;
     }
     json_array_append_new(c->arr, seed_item(c->id, r));
     c->n++;
+    return true;
 }
 
 void api_seed_items(struct app *app, struct http_req *req)

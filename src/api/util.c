@@ -67,13 +67,20 @@ bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t 
     return true;
 }
 
-bool api_wants_csv(struct http_req *req)
+bool api_format(struct http_req *req, bool *csv)
 {
     const char *f = http_query(req, "format");
-    if (f)
-        return strcmp(f, "csv") == 0;
+    if (f) {
+        if (strcmp(f, "csv") != 0 && strcmp(f, "json") != 0) {
+            http_reply_error(req, CB_ERR_BAD_REQUEST, "format must be json or csv");
+            return false;
+        }
+        *csv = strcmp(f, "csv") == 0;
+        return true;
+    }
     const char *accept = http_header(req, "Accept");
-    return accept && strstr(accept, "text/csv") != NULL;
+    *csv = accept && strstr(accept, "text/csv") != NULL;
+    return true;
 }
 
 void api_reply_err(struct http_req *req, cb_err e, const char *what, const char *id)

@@ -357,6 +357,18 @@ cb_err registry_device_update(struct registry *r, const struct device *d)
     return rc;
 }
 
+static void gateway_forget(void *arg, const char *key, void *val)
+{
+    const char *id = arg;
+    struct gateway *g = val;
+    char(*hit)[65] = bsearch(id, g->devices, g->ndevices, sizeof *g->devices, cmp_id);
+    if (!hit)
+        return;
+    size_t i = (size_t)(hit - g->devices);
+    memmove(g->devices + i, g->devices + i + 1, (g->ndevices - i - 1) * sizeof *g->devices);
+    g->ndevices--;
+}
+
 cb_err registry_device_delete(struct registry *r, const char *id)
 {
     pthread_rwlock_wrlock(&r->lock);
@@ -365,6 +377,9 @@ cb_err registry_device_delete(struct registry *r, const char *id)
     if (cur) {
         rc = r->st->ops->device_delete(r->st, cur);
         if (rc == CB_OK) {
+            /* No gateway may write for it any more, nor for a later device
+             * that reuses the id. */
+            strmap_each(&r->gateways, gateway_forget, cur->id);
             key_del(r, cur->key_hash);
             strmap_del(&r->devices, id);
             device_clear(cur);

@@ -113,8 +113,8 @@ int cli_serve(int argc, char **argv)
     struct app app = {.now_ms = time_now_ms, .started_ms = time_now_ms()};
     struct http_server *http = NULL;
     const char *token = config_get(&cfg, CFG_ADMIN_TOKEN);
-    if (token && strlen(token) < 16) {
-        log_msg(LOG_ERROR, "CARBON_ADMIN_TOKEN must be at least 16 characters");
+    if (token && (strlen(token) < 16 || strlen(token) > 256)) {
+        log_msg(LOG_ERROR, "CARBON_ADMIN_TOKEN must be 16 to 256 characters");
         goto out;
     }
     if (!token)

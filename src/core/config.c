@@ -37,9 +37,9 @@ static bool read_secret_file(const char *path, char **out, char *err, size_t err
         snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
         return false;
     }
-    char buf[4096];
+    char buf[4097];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
-    bool toolong = !feof(f);
+    bool toolong = n == sizeof buf - 1;
     fclose(f);
     if (toolong) {
         snprintf(err, errlen, "secret file %s is over 4 KiB", path);
@@ -70,9 +70,16 @@ static bool load_file(struct config *c, const char *path, char *err, size_t errl
     char line[4096];
     int lineno = 0;
     bool ok = true;
+    bool seen_plain[CFG__COUNT] = {0}, seen_file[CFG__COUNT] = {0};
     while (ok && fgets(line, sizeof line, f)) {
         lineno++;
         size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n' && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line is over %zu characters", path, lineno,
+                     sizeof line - 2);
+            ok = false;
+            break;
+        }
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
             line[--n] = '\0';
         char *p = line;
@@ -104,15 +111,23 @@ static bool load_file(struct config *c, const char *path, char *err, size_t errl
         if (k < 0 && kl > 5 && strcmp(key + kl - 5, "_FILE") == 0) {
             key[kl - 5] = '\0';
             k = find_env(key);
+            key[kl - 5] = '_';
             is_file = true;
             if (k >= 0 && !config_settings[k].secret)
                 k = -1;
         }
         if (k < 0) {
-            snprintf(err, errlen, "%s:%d: unknown setting %s", path, lineno, key);
+            snprintf(err, errlen, "%s:%d: unknown setting %.64s", path, lineno, key);
             ok = false;
             break;
         }
+        if ((is_file ? seen_plain : seen_file)[k]) {
+            snprintf(err, errlen, "%s:%d: set %s or %s_FILE, not both", path, lineno,
+                     config_settings[k].env, config_settings[k].env);
+            ok = false;
+            break;
+        }
+        (is_file ? seen_file : seen_plain)[k] = true;
         if (is_file) {
             char *v = NULL;
             ok = read_secret_file(val, &v, err, errlen) && set(c, (enum config_key)k, v, "file");

@@ -65,8 +65,10 @@ bool rfc3339_parse(const char *s, size_t len, int64_t *ms)
         return false;
     size_t i = 19;
     if (s[i] == '.') {
+        /* Rounded to the nearest millisecond, like epoch seconds are, so one
+         * instant has one identity whichever way it is written. */
         size_t start = ++i;
-        unsigned scale = 100;
+        unsigned scale = 1000;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
             frac += (unsigned)(s[i] - '0') * scale;
             scale /= 10;
@@ -74,6 +76,7 @@ bool rfc3339_parse(const char *s, size_t len, int64_t *ms)
         }
         if (i == start)
             return false;
+        frac = (frac + 5) / 10;
     }
     int off_min = 0;
     if (i >= len)
@@ -108,15 +111,16 @@ bool rfc3339_parse(const char *s, size_t len, int64_t *ms)
 
 size_t rfc3339_format(int64_t ms, char *out)
 {
+    /* Clamp the instant (not just the year) to 0000-01-01 .. 9999-12-31. */
+    if (ms < -62167219200000LL)
+        ms = -62167219200000LL;
+    if (ms > 253402300799999LL)
+        ms = 253402300799999LL;
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    if (y < 0)
-        y = 0;
-    if (y > 9999)
-        y = 9999;
     unsigned hh = (unsigned)(rem / 3600000), mm = (unsigned)(rem / 60000 % 60),
              ss = (unsigned)(rem / 1000 % 60), fff = (unsigned)(rem % 1000);
     int n = snprintf(out, 25, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, m, d, hh, mm, ss,

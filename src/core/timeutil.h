@@ -6,13 +6,13 @@
 #include <stdint.h>
 
 /* Strict RFC 3339 date-time (e.g. "2026-11-25T16:00:00.123+01:00", 't'/'z'
- * accepted, fractions of any length truncated to milliseconds, leap second
+ * accepted, fractions of any length rounded to milliseconds, leap second
  * 23:59:60 UTC folded into the last millisecond of 23:59:59). Stores UTC epoch
  * milliseconds in *ms. Returns false on any deviation (no partial parse). */
 bool rfc3339_parse(const char *s, size_t len, int64_t *ms);
 
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at least 25 bytes).
- * Returns the length written. Years outside 0000..9999 are clamped. */
+ * Returns the length written. Instants outside years 0000..9999 are clamped to those bounds. */
 size_t rfc3339_format(int64_t ms, char *out);
 
 /* Seconds since the epoch (fractions allowed) to milliseconds, rounded to

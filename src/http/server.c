@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define MAX_EXTRA_HEADERS 4
+#define HTTP_DISCARD_MAX (16ull * 1024 * 1024)
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -56,6 +57,17 @@ struct http_req {
 
 /* ---- route matching ---- */
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool pct_decode(const char *s, size_t n, char *out, size_t outlen)
 {
     size_t o = 0;
@@ -64,12 +76,10 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return false;
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end || v <= 0)
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return false;
-            c = (char)v;
+            c = (char)(hi << 4 | lo);
             i += 2;
         }
         if (o + 1 >= outlen)
@@ -181,7 +191,8 @@ static void set_reply(struct http_req *req, unsigned status, struct MHD_Response
         MHD_destroy_response(resp);
         return;
     }
-    MHD_add_response_header(resp, "Content-Type", ctype);
+    if (ctype)
+        MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(resp, "X-Request-Id", req->reqid);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -315,9 +326,23 @@ static void dispatch(struct http_server *s, struct http_req *req)
         bool known = false;
         http_route_match(s->routes, s->nroutes, req->method, req->path, req->params,
                          &req->nparams, &known);
-        if (known)
-            http_reply_error(req, CB_ERR_METHOD, "%s is not allowed on %s", req->method,
-                             req->path);
+        if (known) {
+            static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
+            char allow[64] = "";
+            size_t off = 0;
+            for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
+                bool k2 = false;
+                int nparams;
+                char params[HTTP_MAX_PARAMS][256];
+                if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params,
+                                     &nparams, &k2) >= 0)
+                    off += (size_t)snprintf(allow + off, sizeof allow - off, "%s%s",
+                                            off ? ", " : "", methods[m]);
+            }
+            http_add_header(req, "Allow", allow);
+            http_reply_error(req, CB_ERR_METHOD, "%s is not allowed on %s (allowed: %s)",
+                             req->method, req->path, allow);
+        }
         else
             http_reply_error(req, CB_ERR_NOT_FOUND, "no route for %s", req->path);
         return;
@@ -328,6 +353,12 @@ static void dispatch(struct http_server *s, struct http_req *req)
         return;
     }
     const struct route *rt = &s->routes[req->route];
+    if (rt->access == ACCESS_PUBLIC) { /* credentials are not looked at */
+        rt->fn(app, req);
+        if (!req->resp && !req->suspended)
+            http_reply_error(req, CB_ERR_INTERNAL, "handler produced no reply");
+        return;
+    }
     cb_err e = auth_identify(app->admin_token, app->reg, http_header(req, "Authorization"),
                              http_header(req, "X-Api-Key"), &req->who);
     if (e == CB_OK)
@@ -382,11 +413,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->route = http_route_match(s->routes, s->nroutes, method, url, req->params,
                                       &req->nparams, &known);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-            /* Refuse before reading a byte of it. */
+        unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+        if (clen > HTTP_MAX_BODY) {
             req->too_big = true;
-            dispatch(s, req);
-            return queue_reply(req);
+            /* Up to HTTP_DISCARD_MAX the body is read and dropped, so the
+             * client gets to read the 413; beyond that, refuse at once. */
+            if (clen > HTTP_DISCARD_MAX) {
+                dispatch(s, req);
+                return queue_reply(req);
+            }
         }
         return MHD_YES;
     }

@@ -815,21 +815,23 @@ cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_
     sqlite3_bind_int64(q, 3, to);
     sqlite3_bind_int64(q, 4, INT64_MAX);
     int r;
-    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    bool go = true;
+    while (go && (r = sqlite3_step(q)) == SQLITE_ROW) {
         struct reading row;
         row_to_reading(q, dev, &row);
-        while (j < np && pend[j].ts_ms < row.ts_ms)
-            fn(arg, &pend[j++]);
+        while (go && j < np && pend[j].ts_ms < row.ts_ms)
+            go = fn(arg, &pend[j++]);
         if (j < np && pend[j].ts_ms == row.ts_ms)
             j++;
-        fn(arg, &row);
+        if (go)
+            go = fn(arg, &row);
     }
-    if (r != SQLITE_DONE)
+    if (go && r != SQLITE_DONE)
         rc = CB_ERR_IO;
     sqlite3_reset(q);
     sqlite_reader_put(s, c);
-    while (rc == CB_OK && j < np)
-        fn(arg, &pend[j++]);
+    while (go && rc == CB_OK && j < np)
+        go = fn(arg, &pend[j++]);
     free(pend);
     return rc;
 }

@@ -51,8 +51,8 @@ struct device_live {
 /* Called once per put_readings, from a store thread, after the readings are
  * durable (err == CB_OK) or definitely not stored (err != CB_OK). */
 typedef void (*store_done_fn)(void *arg, cb_err err);
-/* Called for each reading of a scan, in ascending ts. */
-typedef void (*store_scan_fn)(void *arg, const struct reading *r);
+/* Called for each reading of a scan, in ascending ts; returns false to stop. */
+typedef bool (*store_scan_fn)(void *arg, const struct reading *r);
 typedef void (*store_device_fn)(void *arg, const struct device *d);
 typedef void (*store_gateway_fn)(void *arg, const struct gateway *g);
 
@@ -83,7 +83,7 @@ struct store_ops {
     /* Devices. create assigns d->seq; CB_ERR_CONFLICT when the id exists. */
     cb_err (*device_create)(struct store *s, struct device *d);
     cb_err (*device_update)(struct store *s, const struct device *d);
-    /* Deletes the device and its readings. */
+    /* Deletes the device, its readings, and its place in gateway lists. */
     cb_err (*device_delete)(struct store *s, const struct device *d);
     cb_err (*devices_load)(struct store *s, store_device_fn fn, void *arg);
 

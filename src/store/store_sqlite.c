@@ -288,7 +288,7 @@ out:
 static cb_err sq_device_delete(struct store *st, const struct device *d)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *q = NULL, *q2 = NULL;
+    sqlite3_stmt *q = NULL, *q2 = NULL, *q3 = NULL;
     cb_err rc = CB_ERR_IO;
     /* Mark it gone first, so the compactor drops its journaled readings. */
     pthread_mutex_lock(&s->mu);
@@ -301,14 +301,18 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
     if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM readings WHERE dev=?", -1, &q, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(s->main_admin, "DELETE FROM devices WHERE seq=?", -1, &q2, NULL) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin, "DELETE FROM gateway_devices WHERE device=?", -1, &q3,
+                           NULL) != SQLITE_OK) {
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
     }
     sqlite3_bind_int64(q, 1, d->seq);
     sqlite3_bind_int64(q2, 1, d->seq);
+    sqlite3_bind_text(q3, 1, d->id, -1, SQLITE_STATIC);
     if (step_done(s->main_admin, q, "device delete") != CB_OK ||
-        step_done(s->main_admin, q2, "device delete") != CB_OK) {
+        step_done(s->main_admin, q2, "device delete") != CB_OK ||
+        step_done(s->main_admin, q3, "device delete") != CB_OK) {
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
     }
@@ -316,6 +320,7 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
 out:
     sqlite3_finalize(q);
     sqlite3_finalize(q2);
+    sqlite3_finalize(q3);
     pthread_mutex_unlock(&s->admin_mu);
     return rc;
 }
