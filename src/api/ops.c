@@ -27,7 +27,28 @@ void api_metrics(struct app *app, struct http_req *req)
 {
     struct buf b;
     buf_init(&b, 0);
-    if (!metrics_render(app->metrics, &b)) {
+    struct store_stats st = {0};
+    app->store->ops->stats(app->store, &st);
+    bool ok = metrics_render(app->metrics, &b) &&
+              buf_printf(&b,
+                         "# HELP carbon_store_commits_total Group commits of readings.\n"
+                         "# TYPE carbon_store_commits_total counter\n"
+                         "carbon_store_commits_total %llu\n"
+                         "# HELP carbon_store_compactions_total Moves of journaled readings "
+                         "into the readings table.\n"
+                         "# TYPE carbon_store_compactions_total counter\n"
+                         "carbon_store_compactions_total %llu\n"
+                         "# HELP carbon_store_pending_readings Journaled readings not yet in "
+                         "the readings table.\n"
+                         "# TYPE carbon_store_pending_readings gauge\n"
+                         "carbon_store_pending_readings %llu\n"
+                         "# HELP carbon_uptime_seconds Seconds since the server started.\n"
+                         "# TYPE carbon_uptime_seconds gauge\n"
+                         "carbon_uptime_seconds %.3f\n",
+                         (unsigned long long)st.commits, (unsigned long long)st.compactions,
+                         (unsigned long long)st.pending,
+                         (double)(app->now_ms() - app->started_ms) / 1000.0);
+    if (!ok) {
         buf_free(&b);
         http_reply_error(req, CB_ERR_NOMEM, "out of memory");
         return;

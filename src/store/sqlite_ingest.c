@@ -271,6 +271,8 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
 
     pthread_mutex_lock(&s->mu);
     if (err == CB_OK && nrec) {
+        s->stats.commits++;
+        s->stats.readings_written += nrec;
         if (delete_upto > s->deleted_jid)
             s->deleted_jid = delete_upto;
         if (!pend_append(s, recs, nrec, jid)) {
@@ -467,6 +469,7 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
     memmove(s->pend_jid, s->pend_jid + n, (s->npend - n) * sizeof *s->pend_jid);
     s->npend -= n;
     s->applied_jid = upto;
+    s->stats.compactions++;
     pthread_mutex_unlock(&s->mu);
     goto out;
 rollback:

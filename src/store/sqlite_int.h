@@ -48,6 +48,7 @@ struct readconn {
 struct sqlite_store {
     struct store base;
     char *dir;
+    int lock_fd; /* flock'd: one process per data directory */
     sqlite3 *main_admin; /* device/gateway writes, guarded by admin_mu */
     pthread_mutex_t admin_mu;
 
@@ -68,6 +69,7 @@ struct sqlite_store {
     struct devstate *dev;
     size_t ndev;
     int64_t applied_jid; /* journal rows <= this are in the main table */
+    struct store_stats stats;
     int64_t deleted_jid; /* journal rows <= this are deleted from the journal */
 
     /* Ingest queue (group commit). */

@@ -56,6 +56,14 @@ typedef bool (*store_scan_fn)(void *arg, const struct reading *r);
 typedef void (*store_device_fn)(void *arg, const struct device *d);
 typedef void (*store_gateway_fn)(void *arg, const struct gateway *g);
 
+/* Counters a backend reports for /metrics. */
+struct store_stats {
+    uint64_t commits;          /* group commits of readings */
+    uint64_t readings_written; /* readings made durable */
+    uint64_t compactions;      /* journal -> table moves */
+    uint64_t pending;          /* readings journaled, not yet in the table */
+};
+
 struct store;
 
 struct store_ops {
@@ -63,6 +71,7 @@ struct store_ops {
     void (*close)(struct store *s);
     /* CB_OK when the backend can serve requests. */
     cb_err (*ready)(struct store *s);
+    void (*stats)(struct store *s, struct store_stats *out);
 
     /* Readings. put_readings queues n readings (the array stays owned by the
      * caller and must live until done is called); dup[i] is set to 1 for a

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Versioned migrations of carbon.db: entry i brings user_version i to i+1.
  * Never edit a shipped entry; append a new one. */
@@ -513,6 +516,15 @@ static cb_err sq_ready(struct store *st)
     return rc;
 }
 
+static void sq_stats(struct store *st, struct store_stats *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->pending = s->npend;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
@@ -535,6 +547,8 @@ static void sq_close(struct store *st)
     pthread_cond_destroy(&s->compact_cv);
     pthread_cond_destroy(&s->pool_cv);
     free(s->dir);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
     free(s);
 }
 
@@ -542,6 +556,7 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .ready = sq_ready,
+    .stats = sq_stats,
     .put_readings = sqlite_put_readings,
     .query_readings = sqlite_query_readings,
     .scan_readings = sqlite_scan_readings,
@@ -580,6 +595,7 @@ struct store *store_sqlite_open(const char *dir)
     if (!s)
         return NULL;
     s->base.ops = &sqlite_ops;
+    s->lock_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
@@ -591,6 +607,15 @@ struct store *store_sqlite_open(const char *dir)
     s->dir = strdup(dir);
     if (!s->dir || !mkdir_p(dir)) {
         log_msg(LOG_ERROR, "cannot create data directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    char *lock_path = path_join(dir, "carbon.lock");
+    s->lock_fd = lock_path ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+    free(lock_path);
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        log_msg(LOG_ERROR,
+                "data directory %s is in use by another carbon process (or not writable): %s",
+                dir, strerror(errno));
         goto out;
     }
     main_path = path_join(dir, "carbon.db");
