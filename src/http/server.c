@@ -45,6 +45,7 @@ struct http_req {
     struct buf body;
     bool too_big;
     bool suspended;
+    bool counted; /* dispatched: counts as in flight for a graceful stop */
     int64_t start_ns;
     char reqid[40];
     char device[65];
@@ -405,7 +406,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->start_ns = time_mono_ns();
         buf_init(&req->body, HTTP_MAX_BODY);
         *con_cls = req;
-        atomic_fetch_add(&s->inflight, 1);
         if (!req->path)
             return MHD_NO;
         make_reqid(s, req);
@@ -440,6 +440,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->resp) /* already answered (early 413) */
         return MHD_YES;
+    /* Only requests whose body has fully arrived count as in flight: a
+     * client that stalls or vanishes mid-body must not hold up a stop. */
+    req->counted = true;
+    atomic_fetch_add(&s->inflight, 1);
     dispatch(s, req);
     if (req->suspended)
         return MHD_YES;
@@ -476,8 +480,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     buf_free(&req->body);
     free(req->path);
+    if (req->counted)
+        atomic_fetch_sub(&s->inflight, 1);
     free(req);
-    atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
