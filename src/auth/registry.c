@@ -97,7 +97,13 @@ static bool device_insert(struct registry *r, const struct device *d)
         return false;
     }
     void *old = NULL;
-    if (!strmap_put(&r->devices, c->id, c, &old) || !key_add(r, c->key_hash, PRINCIPAL_DEVICE, c->id)) {
+    if (!key_add(r, c->key_hash, PRINCIPAL_DEVICE, c->id)) {
+        device_clear(c);
+        free(c);
+        return false;
+    }
+    if (!strmap_put(&r->devices, c->id, c, &old)) {
+        key_del(r, c->key_hash);
         device_clear(c);
         free(c);
         return false;
@@ -119,8 +125,13 @@ static bool gateway_insert(struct registry *r, const struct gateway *g)
     if (c->ndevices > 1)
         qsort(c->devices, c->ndevices, sizeof *c->devices, cmp_id);
     void *old = NULL;
-    if (!strmap_put(&r->gateways, c->id, c, &old) ||
-        !key_add(r, c->key_hash, PRINCIPAL_GATEWAY, c->id)) {
+    if (!key_add(r, c->key_hash, PRINCIPAL_GATEWAY, c->id)) {
+        gateway_clear(c);
+        free(c);
+        return false;
+    }
+    if (!strmap_put(&r->gateways, c->id, c, &old)) {
+        key_del(r, c->key_hash);
         gateway_clear(c);
         free(c);
         return false;

@@ -37,9 +37,9 @@ static bool read_secret_file(const char *path, char **out, char *err, size_t err
         snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
         return false;
     }
-    char buf[4097];
+    char buf[4098]; /* up to 4096 bytes, one more to detect a longer file, and a NUL */
     size_t n = fread(buf, 1, sizeof buf - 1, f);
-    bool toolong = n == sizeof buf - 1;
+    bool toolong = n > 4096;
     fclose(f);
     if (toolong) {
         snprintf(err, errlen, "secret file %s is over 4 KiB", path);
@@ -221,8 +221,10 @@ bool config_parse_listen(const char *s, char *host, size_t hostlen, unsigned *po
         return false;
     char *end;
     errno = 0;
+    if (colon[1] < '0' || colon[1] > '9') /* strtoul would skip spaces and signs */
+        return false;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || p > 65535)
+    if (*end || errno || p > 65535)
         return false;
     memcpy(host, h, hl);
     host[hl] = '\0';

@@ -61,7 +61,7 @@ bool jv_string(const json_t *obj, const char *key, bool required, size_t minlen,
     }
     size_t n = json_string_length(v);
     if (n < minlen || n > maxlen) {
-        jv_fail(e, key, "must be %zu to %zu characters long (got %zu)", minlen, maxlen, n);
+        jv_fail(e, key, "must be %zu to %zu bytes long in UTF-8 (got %zu)", minlen, maxlen, n);
         return false;
     }
     if (strlen(json_string_value(v)) != n) {

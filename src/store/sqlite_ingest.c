@@ -183,13 +183,14 @@ static bool main_has(struct sqlite_store *s, uint32_t dev, int64_t ts)
 /* Appends recs as one journal row and deletes applied rows, in one
  * transaction. Returns the new row's id, or 0 on failure. */
 static int64_t journal_commit(struct sqlite_store *s, const struct reading *recs, size_t n,
-                              int64_t delete_upto)
+                              int64_t recv_ms, int64_t delete_upto)
 {
     int64_t jid = 0;
     if (!sqlite_exec(s->journal, "BEGIN IMMEDIATE", "journal"))
         return 0;
     sqlite3_reset(s->j_insert);
     sqlite3_bind_blob64(s->j_insert, 1, recs, n * sizeof *recs, SQLITE_STATIC);
+    sqlite3_bind_int64(s->j_insert, 2, recv_ms);
     if (sqlite3_step(s->j_insert) != SQLITE_DONE) {
         log_msg(LOG_ERROR, "journal append failed: %s", sqlite3_errmsg(s->journal));
         goto fail;
@@ -264,7 +265,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
 
     int64_t jid = 0;
     if (err == CB_OK && nrec) {
-        jid = journal_commit(s, recs, nrec, delete_upto);
+        jid = journal_commit(s, recs, nrec, jobs->now_ms, delete_upto);
         if (!jid)
             err = CB_ERR_IO;
     }
@@ -598,13 +599,15 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
         goto out;
     /* Journal rows not yet applied go back to memory (their fsync'd 201s
      * were answered; they must be visible and will be compacted). */
-    if (sqlite3_prepare_v2(s->journal, "SELECT id, recs FROM journal WHERE id>? ORDER BY id", -1,
-                           &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->journal,
+                           "SELECT id, recs, recv_ms FROM journal WHERE id>? ORDER BY id", -1, &q,
+                           NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(q, 1, applied);
     size_t recovered = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
         int64_t jid = sqlite3_column_int64(q, 0);
+        int64_t recv_ms = sqlite3_column_int64(q, 2);
         size_t bytes = (size_t)sqlite3_column_bytes(q, 1);
         const struct reading *r = sqlite3_column_blob(q, 1);
         size_t n = bytes / sizeof *r;
@@ -618,14 +621,12 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
             memcpy(&rec, (const char *)r + i * sizeof rec, sizeof rec);
             if (!pend_append(s, &rec, 1, jid) || !rset_insert(&s->set, rec.dev, rec.ts_ms))
                 goto out;
-            live_note(s, &rec, 0);
+            live_note(s, &rec, recv_ms);
         }
         recovered += n;
     }
     if (recovered)
         log_msg(LOG_INFO, "recovered %zu journaled readings", recovered);
-    for (size_t i = 0; i < s->ndev; i++)
-        s->dev[i].seen_dirty = false;
     s->applied_jid = s->deleted_jid = applied;
     ok = true;
 out:
@@ -640,7 +641,7 @@ bool sqlite_ingest_start(struct sqlite_store *s)
     /* The writer checkpoints nothing itself; the compactor does it in the
      * background so commits stay short. */
     sqlite3_wal_autocheckpoint(s->journal, 0);
-    if (sqlite3_prepare_v3(s->journal, "INSERT INTO journal(recs) VALUES(?)", -1,
+    if (sqlite3_prepare_v3(s->journal, "INSERT INTO journal(recs, recv_ms) VALUES(?, ?)", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->j_insert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(s->journal, "DELETE FROM journal WHERE id<=?", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->j_delete, NULL) != SQLITE_OK ||
@@ -720,7 +721,10 @@ static cb_err pending_matches(struct sqlite_store *s, uint32_t dev, int64_t from
     size_t cap = 0, cnt = 0;
     struct reading *v = NULL;
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->npend; i++) {
+    /* A deleted device's journaled readings are dropped at compaction;
+     * until then they must not be visible either. */
+    size_t scan = dev < s->ndev && s->dev[dev].exists ? s->npend : 0;
+    for (size_t i = 0; i < scan; i++) {
         const struct reading *r = &s->pend[i];
         if (r->dev != dev || r->ts_ms < from || r->ts_ms >= to)
             continue;
@@ -750,6 +754,8 @@ cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64
     struct sqlite_store *s = (struct sqlite_store *)st;
     struct reading *pend = NULL, *tab = NULL, *res = NULL;
     size_t np = 0, nt = 0, nr = 0;
+    if (limit > STORE_MAX_QUERY)
+        limit = STORE_MAX_QUERY;
     cb_err rc = pending_matches(s, dev, from, to, &pend, &np);
     if (rc != CB_OK)
         return rc;

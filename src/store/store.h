@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define STORE_MAX_QUERY 1000000 /* most readings one query_readings returns */
 #define READING_HAS_TEMP 1u
 #define READING_HAS_HUM 2u
 
@@ -80,7 +81,8 @@ struct store_ops {
     cb_err (*put_readings)(struct store *s, const struct reading *r, size_t n, uint8_t *dup,
                            int64_t now_ms, store_done_fn done, void *arg);
     /* Readings of dev with from <= ts < to, ascending (or descending), at most
-     * limit. *out is malloc'd (caller frees), *n its length. */
+     * limit (itself capped at STORE_MAX_QUERY). *out is malloc'd (caller
+     * frees), *n its length. */
     cb_err (*query_readings)(struct store *s, uint32_t dev, int64_t from, int64_t to, bool desc,
                              size_t limit, struct reading **out, size_t *n);
     /* Every reading of dev with from <= ts < to, ascending, to fn. */

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Ingest benchmark: carbon vs an nginx `return 204` ceiling, in one run, on
+# this machine. Prints a markdown summary (also kept in bench/out/).
+#
+#   bench/run.sh                 # 1000 devices, 15 s per measurement
+#   DEVICES=200 DURATION=5 bench/run.sh
+#
+# Measurements (wrk, keep-alive, 2 threads, 64 connections):
+#   nginx-plain   nginx 204 with wrk's built-in request (the raw ceiling)
+#   nginx-lua     nginx 204 driven by single.lua (same client cost as carbon's run)
+#   single        carbon: one reading per POST, cycling over the fleet, each device its own key
+#   batch         carbon: 1000-reading batches, one reading per device, gateway key
+# Every carbon response must be 201; the script checks carbon's counters
+# afterwards (readings stored == readings sent, no duplicates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEVICES=${DEVICES:-1000}
+DURATION=${DURATION:-15}
+CONNS=${CONNS:-64}
+scripts/deps.sh --bench
+scripts/build.sh build >/dev/null
+out=bench/out/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+work=$(mktemp -d)
+cleanup() {
+    [ -n "${CARBON_PID:-}" ] && kill "$CARBON_PID" 2>/dev/null || true
+    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+NPORT=$(free_port)
+cat >"$work/nginx.conf" <<NGX
+worker_processes 2;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work;
+  client_max_body_size 2m;
+  server { listen 127.0.0.1:$NPORT; keepalive_requests 10000000; location / { return 204; } }
+}
+NGX
+nginx -c "$work/nginx.conf" &
+TOKEN=bench-admin-token-0123456789
+CARBON_ADMIN_TOKEN=$TOKEN build/carbon serve --listen 127.0.0.1:0 --data "$work/data" \
+    --log-level info 2>"$work/carbon.log" &
+CARBON_PID=$!
+for _ in $(seq 100); do
+    grep -q '"listening"' "$work/carbon.log" && break
+    sleep 0.05
+done
+CPORT=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    d=json.loads(l)
+    if d.get("msg")=="listening": print(d["port"])' "$work/carbon.log")
+CURL="http://127.0.0.1:$CPORT"
+python3 bench/setup_fleet.py "$CURL" "$TOKEN" "$DEVICES" "$work/fleet.txt"
+export FLEET=$work/fleet.txt
+
+run() { # name url [wrk args...]
+    local name=$1 url=$2
+    shift 2
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url" >"$out/$name.txt" 2>&1
+    local rps p99 non2xx
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$out/$name.txt")
+    p99=$(awk '$1=="99%" {print $2}' "$out/$name.txt")
+    non2xx=$(awk '/Non-2xx/ {print $5}' "$out/$name.txt")
+    echo "$name $rps $p99 ${non2xx:-0}"
+}
+metric() { curl -s "$CURL/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+
+{
+    run nginx-plain "http://127.0.0.1:$NPORT/"
+    run nginx-lua "http://127.0.0.1:$NPORT/" -s bench/single.lua
+    before=$(metric carbon_readings_ingested_total)
+    run single "$CURL" -s bench/single.lua
+    mid=$(metric carbon_readings_ingested_total)
+    run batch "$CURL" -s bench/batch.lua
+    after=$(metric carbon_readings_ingested_total)
+    echo "stored_single $((mid - before))"
+    echo "stored_batch $((after - mid))"
+    echo "duplicates $(metric carbon_readings_duplicate_total)"
+    echo "rss_peak_kb $(awk '/VmHWM/ {print $2}' /proc/$CARBON_PID/status)"
+    echo "commits $(metric carbon_store_commits_total)"
+} | tee "$out/raw.txt"
+
+python3 - "$out/raw.txt" "$DURATION" "$DEVICES" <<'PY' | tee "$out/summary.md"
+import sys
+raw = {}
+for line in open(sys.argv[1]):
+    k, *v = line.split()
+    raw[k] = v
+dur = float(sys.argv[2])
+def rps(k): return float(raw[k][0])
+single, batch = rps("single"), rps("batch")
+print(f"| measurement | requests/s | p99 | non-2xx | readings/s |")
+print(f"|---|---|---|---|---|")
+for k in ("nginx-plain", "nginx-lua", "single", "batch"):
+    r, p99, bad = raw[k]
+    per = {"single": float(r), "batch": float(r) * int(sys.argv[3])}.get(k, "")
+    per = f"{per:,.0f}" if per != "" else "-"
+    print(f"| {k} | {float(r):,.0f} | {p99} | {bad} | {per} |")
+print()
+print(f"- single / nginx-lua = {single / rps('nginx-lua'):.2f}; single / nginx-plain = {single / rps('nginx-plain'):.2f}")
+print(f"- readings stored: single {int(raw['stored_single'][0]):,} (~{int(raw['stored_single'][0]) / dur:,.0f}/s), "
+      f"batch {int(raw['stored_batch'][0]):,} (~{int(raw['stored_batch'][0]) / dur:,.0f}/s); duplicates {raw['duplicates'][0]}")
+print(f"- peak RSS of carbon: {int(raw['rss_peak_kb'][0]) / 1024:.1f} MiB; group commits: {raw['commits'][0]}")
+PY
+echo "raw wrk output: $out" >&2
