@@ -20,6 +20,7 @@ struct ingest {
     uint8_t *dup;
     size_t n;
     json_t *seed_item; /* non-NULL: answer in the seed's POST /Dynamo/item shape */
+    cb_err err;        /* set by ingest_done */
 };
 
 static void ingest_free(struct ingest *ig)
@@ -32,28 +33,41 @@ static void ingest_free(struct ingest *ig)
     free(ig);
 }
 
+/* Store thread: the readings are durable (or not). Only wakes the request. */
 static void ingest_done(void *arg, cb_err err)
 {
     struct ingest *ig = arg;
-    struct http_req *req = ig->req;
-    if (err != CB_OK) {
-        http_reply_error(req, err, "the readings were not stored (%s); retry later",
-                         cb_strerror(err));
+    ig->err = err;
+    http_resume(ig->req);
+}
+
+/* HTTP thread, after ingest_done: the reply. */
+static void ingest_reply(struct http_req *req, void *arg)
+{
+    struct ingest *ig = arg;
+    if (ig->err != CB_OK) {
+        http_reply_error(req, ig->err, "the readings were not stored (%s); retry later",
+                         cb_strerror(ig->err));
     } else {
         size_t dups = 0;
         for (size_t i = 0; i < ig->n; i++)
             dups += ig->dup[i];
         metrics_readings(ig->app->metrics, ig->n - dups, dups);
-        if (ig->seed_item)
+        if (ig->seed_item) {
             http_reply_json(req, 201,
                             json_pack("{s:O,s:b}", "Item", ig->seed_item, "write_successful", 1));
-        else
-            http_reply_json(req, 201,
-                            json_pack("{s:I,s:I}", "stored", (json_int_t)(ig->n - dups),
-                                      "duplicates", (json_int_t)dups));
+        } else {
+            char body[64];
+            int len = snprintf(body, sizeof body, "{\"stored\":%zu,\"duplicates\":%zu}",
+                               ig->n - dups, dups);
+            char *copy = strdup(body);
+            if (copy)
+                http_reply_data(req, 201, "application/json", copy, (size_t)len);
+            else
+                http_reply_error(req, CB_ERR_NOMEM, "out of memory");
+        }
     }
     ingest_free(ig);
-    http_resume(req);
 }
 
 /* Queues ig's readings; the reply comes from ingest_done after the commit.
@@ -68,7 +82,7 @@ static void ingest_submit(struct app *app, struct http_req *req, struct ingest *
         ingest_free(ig);
         return;
     }
-    http_suspend(req);
+    http_suspend(req, ingest_reply, ig);
 }
 
 void api_ingest_one(struct app *app, struct http_req *req, const struct reading *r,

@@ -69,9 +69,11 @@ void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const 
 void http_add_header(struct http_req *req, const char *name, const char *value);
 
 /* Async: the handler calls http_suspend() and returns; later, from any
- * thread, the owner of the work sets the reply with http_reply_* and calls
- * http_resume(). */
-void http_suspend(struct http_req *req);
+ * thread, the owner of the work calls http_resume(). Then, on an HTTP
+ * worker thread, on_resume(req, arg) runs and sets the reply. (Building the
+ * reply there keeps it off the thread that finished the work.) */
+typedef void (*http_resume_fn)(struct http_req *req, void *arg);
+void http_suspend(struct http_req *req, http_resume_fn on_resume, void *arg);
 void http_resume(struct http_req *req);
 
 /* ---- for the program ---- */

@@ -45,6 +45,8 @@ struct http_req {
     struct buf body;
     bool too_big;
     bool suspended;
+    http_resume_fn on_resume;
+    void *resume_arg;
     bool counted; /* dispatched: counts as in flight for a graceful stop */
     int64_t start_ns;
     char reqid[40];
@@ -288,8 +290,10 @@ void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const 
 
 /* ---- async ---- */
 
-void http_suspend(struct http_req *req)
+void http_suspend(struct http_req *req, http_resume_fn on_resume, void *arg)
 {
+    req->on_resume = on_resume;
+    req->resume_arg = arg;
     req->suspended = true;
     MHD_suspend_connection(req->conn);
 }
@@ -432,8 +436,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (req->suspended) {
-        /* Resumed: the async owner has set the reply. */
+        /* Resumed: the async work is done; build the reply here. */
         req->suspended = false;
+        if (req->on_resume)
+            req->on_resume(req, req->resume_arg);
         if (!req->resp)
             http_reply_error(req, CB_ERR_INTERNAL, "request resumed without a reply");
         return queue_reply(req);

@@ -11,8 +11,10 @@
  *   2. Compaction (compactor thread): journaled readings are sorted by
  *      (device, ts) and inserted into carbon.db's readings table in large
  *      transactions, so each device's rows land on the same few pages; the
- *      applied journal position is recorded in the same transaction, and the
- *      writer deletes applied journal rows later.
+ *      applied journal position is recorded in the same transaction. These
+ *      commits skip the fsync (synchronous=NORMAL): the journal is the
+ *      durable copy until a complete checkpoint has synced carbon.db, and
+ *      only then does the writer delete the applied journal rows.
  *
  * Until applied, readings also live in memory (pend[]), which queries merge
  * with the main table: pend is read before the table, and a record leaves
@@ -238,7 +240,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
             struct devstate *d = r->dev < s->ndev ? &s->dev[r->dev] : NULL;
             if (d && r->ts_ms <= d->max_ts) {
                 dup = rset_contains(&s->set, r->dev, r->ts_ms);
-                if (!dup && r->ts_ms <= d->main_max_ts) {
+                if (!dup && r->ts_ms <= d->floor_ts) {
                     /* Old enough to be in the main table: one index seek,
                      * all of this group's under one read transaction. */
                     if (!in_read_txn)
@@ -258,7 +260,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
             recs[nrec++] = *r;
         }
     }
-    int64_t delete_upto = s->applied_jid > s->deleted_jid ? s->applied_jid : 0;
+    int64_t delete_upto = s->durable_jid > s->deleted_jid ? s->durable_jid : 0;
     pthread_mutex_unlock(&s->mu);
     if (in_read_txn)
         sqlite_exec(s->writer_main, "COMMIT", "dedup");
@@ -321,7 +323,7 @@ static void *writer_main(void *arg)
         } else {
             /* Woken by the compactor: delete applied journal rows. */
             pthread_mutex_lock(&s->mu);
-            int64_t upto = s->applied_jid > s->deleted_jid ? s->applied_jid : 0;
+            int64_t upto = s->durable_jid > s->deleted_jid ? s->durable_jid : 0;
             pthread_mutex_unlock(&s->mu);
             if (upto) {
                 sqlite3_reset(s->j_delete);
@@ -458,14 +460,21 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
     if (!sqlite_exec(db, "COMMIT", "compaction"))
         goto rollback;
     ok = true;
-    /* Now, and only now, the records may leave memory. */
+    /* Now, and only now, the records may leave memory. This batch stays in
+     * the duplicate set one more round (devices that send slightly out of
+     * order then never cost a table lookup); the previous batch leaves it,
+     * raising each device's floor. */
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < n; i++) {
-        const struct reading *r = &batch[i];
-        if (r->dev < s->ndev && r->ts_ms > s->dev[r->dev].main_max_ts)
-            s->dev[r->dev].main_max_ts = r->ts_ms;
-        rset_remove(&s->set, s->pend[i].dev, s->pend[i].ts_ms);
+    for (size_t i = 0; i < s->nrecent; i++) {
+        const struct reading *r = &s->recent[i];
+        if (r->dev < s->ndev && r->ts_ms > s->dev[r->dev].floor_ts)
+            s->dev[r->dev].floor_ts = r->ts_ms;
+        rset_remove(&s->set, r->dev, r->ts_ms);
     }
+    free(s->recent);
+    s->recent = batch;
+    s->nrecent = n;
+    batch = NULL;
     memmove(s->pend, s->pend + n, (s->npend - n) * sizeof *s->pend);
     memmove(s->pend_jid, s->pend_jid + n, (s->npend - n) * sizeof *s->pend_jid);
     s->npend -= n;
@@ -504,6 +513,17 @@ static void *compactor_main(void *arg)
             bool ok = compact_once(s, n, upto);
             last = time_mono_ns();
             if (ok) {
+                /* carbon.db commits without fsync (synchronous=NORMAL); a
+                 * complete checkpoint syncs the WAL and the database. Only
+                 * then may the journal forget what was applied. */
+                int wal_frames = -1, done_frames = -1;
+                if (sqlite3_wal_checkpoint_v2(s->compact_main, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                              &wal_frames, &done_frames) == SQLITE_OK &&
+                    wal_frames == done_frames) {
+                    pthread_mutex_lock(&s->mu);
+                    s->durable_jid = upto;
+                    pthread_mutex_unlock(&s->mu);
+                }
                 pthread_mutex_lock(&s->qmu);
                 s->writer_wake = true;
                 pthread_cond_signal(&s->qcv);
@@ -552,7 +572,7 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
         s->dev[seq] = (struct devstate){
             .exists = true,
             .max_ts = INT64_MIN,
-            .main_max_ts = INT64_MIN,
+            .floor_ts = INT64_MIN,
             .live.last_seen_ms = sqlite3_column_int64(q, 1)};
     }
     sqlite3_finalize(q);
@@ -580,7 +600,7 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
                 r.hum_pct = sqlite3_column_double(q, 3);
             }
             live_note(s, &r, 0);
-            s->dev[i].main_max_ts = r.ts_ms;
+            s->dev[i].floor_ts = r.ts_ms;
         }
     }
     sqlite3_finalize(q);
@@ -592,10 +612,14 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
     applied = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
     q = NULL;
-    /* Rows already applied may remain if we stopped before deleting them. */
+    /* Rows already applied may remain if we stopped before deleting them.
+     * Delete them only once carbon.db is on disk (its commits skip fsync). */
+    bool main_durable = sqlite3_wal_checkpoint_v2(s->main_admin, NULL,
+                                                  SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                                  NULL) == SQLITE_OK;
     char del[96];
     snprintf(del, sizeof del, "DELETE FROM journal WHERE id<=%lld", (long long)applied);
-    if (!sqlite_exec(s->journal, del, "journal cleanup"))
+    if (main_durable && !sqlite_exec(s->journal, del, "journal cleanup"))
         goto out;
     /* Journal rows not yet applied go back to memory (their fsync'd 201s
      * were answered; they must be visible and will be compacted). */
@@ -627,7 +651,8 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
     }
     if (recovered)
         log_msg(LOG_INFO, "recovered %zu journaled readings", recovered);
-    s->applied_jid = s->deleted_jid = applied;
+    s->applied_jid = applied;
+    s->durable_jid = s->deleted_jid = main_durable ? applied : 0;
     ok = true;
 out:
     sqlite3_finalize(q);

@@ -25,7 +25,10 @@ struct devstate {
     bool exists;
     bool seen_dirty; /* last_seen changed since it was last written to disk */
     int64_t max_ts;  /* greatest ts known stored or in flight; INT64_MIN if none */
-    int64_t main_max_ts; /* greatest ts in the main table (only older ones need a lookup) */
+    /* Greatest ts of this device's readings that have left the pending set.
+     * A reading newer than this is a duplicate only if the set holds it; an
+     * older one needs a lookup in the main table. */
+    int64_t floor_ts;
     struct device_live live;
 };
 
@@ -65,10 +68,13 @@ struct sqlite_store {
     struct reading *pend; /* journaled, not yet applied to the main table */
     int64_t *pend_jid;    /* journal row of each pending record */
     size_t npend, pend_cap;
-    struct rset set;
+    struct rset set;     /* pending readings and the last compacted batch */
+    struct reading *recent; /* the last compacted batch, still in set */
+    size_t nrecent;
     struct devstate *dev;
     size_t ndev;
     int64_t applied_jid; /* journal rows <= this are in the main table */
+    int64_t durable_jid; /* ... and on disk there (past a checkpoint): deletable */
     struct store_stats stats;
     int64_t deleted_jid; /* journal rows <= this are deleted from the journal */
 

@@ -122,7 +122,7 @@ bool sqlite_devstate_reserve(struct sqlite_store *s, uint32_t seq)
     if (!d)
         return false;
     for (size_t i = s->ndev; i < n; i++)
-        d[i] = (struct devstate){.max_ts = INT64_MIN, .main_max_ts = INT64_MIN};
+        d[i] = (struct devstate){.max_ts = INT64_MIN, .floor_ts = INT64_MIN};
     s->dev = d;
     s->ndev = n;
     return true;
@@ -252,7 +252,7 @@ static cb_err sq_device_create(struct store *st, struct device *d)
     pthread_mutex_lock(&s->mu);
     if (sqlite_devstate_reserve(s, d->seq))
         s->dev[d->seq] =
-            (struct devstate){.exists = true, .max_ts = INT64_MIN, .main_max_ts = INT64_MIN};
+            (struct devstate){.exists = true, .max_ts = INT64_MIN, .floor_ts = INT64_MIN};
     else
         rc = CB_ERR_NOMEM;
     pthread_mutex_unlock(&s->mu);
@@ -539,6 +539,7 @@ static void sq_close(struct store *st)
     sqlite3_close(s->main_admin);
     free(s->pend);
     free(s->pend_jid);
+    free(s->recent);
     free(s->dev);
     rset_free(&s->set);
     pthread_mutex_destroy(&s->mu);
@@ -640,8 +641,10 @@ struct store *store_sqlite_open(const char *dir)
     if (!s->writer_main || !s->compact_main || !s->compact_journal)
         goto out;
     /* Compaction touches the newest leaf page of every active device: keep
-     * them cached between compactions rather than re-reading them. */
-    if (!sqlite_exec(s->compact_main, "PRAGMA cache_size=-8192",
+     * them cached between compactions rather than re-reading them. Its
+     * commits skip the fsync: the journal keeps every reading until a
+     * checkpoint has made the compaction durable (sqlite_ingest.c). */
+    if (!sqlite_exec(s->compact_main, "PRAGMA cache_size=-8192; PRAGMA synchronous=NORMAL",
                      "compactor cache"))
         goto out;
     s->nreaders = 4;
