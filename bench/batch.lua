@@ -4,10 +4,14 @@ local ids = {}
 local key
 tid = 0 -- global: setup() gives each thread its own via thread:set
 local counter = 0
-local base_ms = 0
+
+-- One time base for all threads (set in setup, which runs once per thread
+-- in the main Lua state), so the threads' readings interleave in time.
+base_ms = (os.time() - 3600) * 1000 -- after single.lua's range (it starts a day ago)
 
 function setup(thread)
   thread:set("tid", tid)
+  thread:set("base_ms", base_ms)
   tid = tid + 1
 end
 
@@ -17,7 +21,6 @@ function init(args)
     ids[#ids + 1] = line:match("^(%S+) ")
   end
   for line in io.lines(fleet .. ".gateway") do key = line end
-  base_ms = (os.time() - 2 * 86400) * 1000 -- apart from single.lua's range
 end
 
 function request()

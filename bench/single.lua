@@ -3,10 +3,14 @@
 local devices = {}
 tid = 0 -- global: setup() gives each thread its own via thread:set
 local counter = 0
-local base_ms = 0
+
+-- One time base for all threads (set in setup, which runs once per thread
+-- in the main Lua state), so the threads' readings interleave in time.
+base_ms = (os.time() - 86400) * 1000
 
 function setup(thread)
   thread:set("tid", tid)
+  thread:set("base_ms", base_ms)
   tid = tid + 1
 end
 
@@ -15,7 +19,6 @@ function init(args)
     local id, key = line:match("^(%S+) (%S+)$")
     devices[#devices + 1] = { id = id, key = key }
   end
-  base_ms = (os.time() - 86400) * 1000
 end
 
 function request()

@@ -42,11 +42,15 @@ void api_metrics(struct app *app, struct http_req *req)
                          "the readings table.\n"
                          "# TYPE carbon_store_pending_readings gauge\n"
                          "carbon_store_pending_readings %llu\n"
+                         "# HELP carbon_store_dedup_lookups_total Duplicate checks that needed "
+                         "a table lookup (re-sent or back-filled old readings).\n"
+                         "# TYPE carbon_store_dedup_lookups_total counter\n"
+                         "carbon_store_dedup_lookups_total %llu\n"
                          "# HELP carbon_uptime_seconds Seconds since the server started.\n"
                          "# TYPE carbon_uptime_seconds gauge\n"
                          "carbon_uptime_seconds %.3f\n",
                          (unsigned long long)st.commits, (unsigned long long)st.compactions,
-                         (unsigned long long)st.pending,
+                         (unsigned long long)st.pending, (unsigned long long)st.dedup_lookups,
                          (double)(app->now_ms() - app->started_ms) / 1000.0);
     if (!ok) {
         buf_free(&b);

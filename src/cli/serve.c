@@ -106,8 +106,11 @@ int cli_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Few threads do the work; per-thread malloc arenas only fragment memory. */
+    /* Few threads do the work; per-thread malloc arenas only fragment memory.
+     * A fixed mmap threshold returns big buffers (batches, the pending set)
+     * to the system when freed instead of keeping the heap at its peak. */
     mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     int rc = 1;
     struct app app = {.now_ms = time_now_ms, .started_ms = time_now_ms()};

@@ -246,6 +246,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
                     if (!in_read_txn)
                         in_read_txn = sqlite_exec(s->writer_main, "BEGIN", "dedup");
                     dup = main_has(s, r->dev, r->ts_ms);
+                    s->stats.dedup_lookups++;
                 }
             }
             j->dup[i] = dup;
@@ -497,10 +498,24 @@ out:
     return ok;
 }
 
+/* carbon.db's WAL is checkpointed by the compactor itself, when it has
+ * grown past CKPT_FRAMES or CKPT_AGE_NS has passed: a page rewritten by
+ * several compactions is then copied to the database once. */
+#define CKPT_FRAMES 4096
+#define CKPT_AGE_NS 2000000000LL
+
+static int wal_frames_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    *(int *)arg = frames; /* replaces SQLite's autocheckpoint */
+    return SQLITE_OK;
+}
+
 static void *compactor_main(void *arg)
 {
     struct sqlite_store *s = arg;
-    int64_t last = time_mono_ns();
+    int64_t last = time_mono_ns(), last_ckpt = last;
+    int main_wal_frames = 0;
+    sqlite3_wal_hook(s->compact_main, wal_frames_hook, &main_wal_frames);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool stop = s->stopping;
@@ -512,18 +527,22 @@ static void *compactor_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             bool ok = compact_once(s, n, upto);
             last = time_mono_ns();
-            if (ok) {
+            if (ok && (main_wal_frames >= CKPT_FRAMES || last - last_ckpt >= CKPT_AGE_NS || stop)) {
                 /* carbon.db commits without fsync (synchronous=NORMAL); a
                  * complete checkpoint syncs the WAL and the database. Only
                  * then may the journal forget what was applied. */
                 int wal_frames = -1, done_frames = -1;
+                last_ckpt = last;
                 if (sqlite3_wal_checkpoint_v2(s->compact_main, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                               &wal_frames, &done_frames) == SQLITE_OK &&
                     wal_frames == done_frames) {
+                    main_wal_frames = 0;
                     pthread_mutex_lock(&s->mu);
                     s->durable_jid = upto;
                     pthread_mutex_unlock(&s->mu);
                 }
+            }
+            if (ok) {
                 pthread_mutex_lock(&s->qmu);
                 s->writer_wake = true;
                 pthread_cond_signal(&s->qcv);

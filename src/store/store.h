@@ -63,6 +63,7 @@ struct store_stats {
     uint64_t readings_written; /* readings made durable */
     uint64_t compactions;      /* journal -> table moves */
     uint64_t pending;          /* readings journaled, not yet in the table */
+    uint64_t dedup_lookups;    /* duplicate checks that needed a table lookup */
 };
 
 struct store;

@@ -640,6 +640,13 @@ struct store *store_sqlite_open(const char *dir)
     s->compact_journal = sqlite_open_db(journal_path, false);
     if (!s->writer_main || !s->compact_main || !s->compact_journal)
         goto out;
+    /* Page caches, by what each connection touches: the journal is append
+     * only, the writer's main connection only does rare point lookups. */
+    if (!sqlite_exec(s->journal, "PRAGMA cache_size=-512", "cache") ||
+        !sqlite_exec(s->compact_journal, "PRAGMA cache_size=-256", "cache") ||
+        !sqlite_exec(s->writer_main, "PRAGMA cache_size=-1024", "cache") ||
+        !sqlite_exec(s->main_admin, "PRAGMA cache_size=-1024", "cache"))
+        goto out;
     /* Compaction touches the newest leaf page of every active device: keep
      * them cached between compactions rather than re-reading them. Its
      * commits skip the fsync: the journal keeps every reading until a
