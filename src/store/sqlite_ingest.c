@@ -37,7 +37,7 @@ void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
 
 #define COMPACT_MIN_RECORDS 32768 /* compact at once past this many pending */
 #define COMPACT_MAX_AGE_MS 1000   /* else compact pending records this old */
-#define PEND_HIGH_WATER (128 * 1024) /* writer waits for compaction above this */
+#define PEND_HIGH_WATER (64 * 1024) /* writer waits for compaction above this */
 
 /* ---- the pending (dev, ts) set ---- */
 

@@ -651,7 +651,7 @@ struct store *store_sqlite_open(const char *dir)
      * them cached between compactions rather than re-reading them. Its
      * commits skip the fsync: the journal keeps every reading until a
      * checkpoint has made the compaction durable (sqlite_ingest.c). */
-    if (!sqlite_exec(s->compact_main, "PRAGMA cache_size=-8192; PRAGMA synchronous=NORMAL",
+    if (!sqlite_exec(s->compact_main, "PRAGMA cache_size=-2048; PRAGMA synchronous=NORMAL",
                      "compactor cache"))
         goto out;
     s->nreaders = 4;
