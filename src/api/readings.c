@@ -376,78 +376,37 @@ void api_readings_latest(struct app *app, struct http_req *req)
 
 /* ---- series ---- */
 
-struct bucket {
-    int64_t start;
-    uint64_t count, nt, nh;
-    double min, max, sum, tsum, hsum;
-};
-
 struct series_ctx {
-    int64_t step;
-    struct bucket cur;
     bool csv;
     json_t *arr;
     struct buf csvb;
     bool oom;
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
+static bool series_bucket(void *arg, const struct store_bucket *b)
 {
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-static void bucket_emit(struct series_ctx *c)
-{
-    const struct bucket *b = &c->cur;
-    if (!b->count)
-        return;
+    struct series_ctx *c = arg;
     char ts[32];
     rfc3339_format(b->start, ts);
-    double avg = b->sum / (double)b->count;
+    double avg = b->co_sum / (double)b->count;
     if (c->csv) {
         char mn[32], mx[32], av[32], t[32] = "", h[32] = "";
-        api_fmt_num(mn, sizeof mn, b->min);
-        api_fmt_num(mx, sizeof mx, b->max);
+        api_fmt_num(mn, sizeof mn, b->co_min);
+        api_fmt_num(mx, sizeof mx, b->co_max);
         api_fmt_num(av, sizeof av, avg);
-        if (b->nt)
-            api_fmt_num(t, sizeof t, b->tsum / (double)b->nt);
-        if (b->nh)
-            api_fmt_num(h, sizeof h, b->hsum / (double)b->nh);
+        if (b->temp_n)
+            api_fmt_num(t, sizeof t, b->temp_sum / (double)b->temp_n);
+        if (b->hum_n)
+            api_fmt_num(h, sizeof h, b->hum_sum / (double)b->hum_n);
         c->oom |= !buf_printf(&c->csvb, "%s,%llu,%s,%s,%s,%s,%s\n", ts,
                               (unsigned long long)b->count, mn, mx, av, t, h);
     } else {
-        json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f,s:o,s:o}", "start", ts, "count",
-                              (json_int_t)b->count, "co_min", b->min, "co_max", b->max, "co_avg",
-                              avg, "temperature_c_avg",
-                              b->nt ? json_real(b->tsum / (double)b->nt) : json_null(),
-                              "humidity_pct_avg",
-                              b->nh ? json_real(b->hsum / (double)b->nh) : json_null());
+        json_t *o = json_pack(
+            "{s:s,s:I,s:f,s:f,s:f,s:o,s:o}", "start", ts, "count", (json_int_t)b->count,
+            "co_min", b->co_min, "co_max", b->co_max, "co_avg", avg, "temperature_c_avg",
+            b->temp_n ? json_real(b->temp_sum / (double)b->temp_n) : json_null(),
+            "humidity_pct_avg", b->hum_n ? json_real(b->hum_sum / (double)b->hum_n) : json_null());
         c->oom |= !o || json_array_append_new(c->arr, o) != 0;
-    }
-}
-
-static bool series_add(void *arg, const struct reading *r)
-{
-    struct series_ctx *c = arg;
-    int64_t start = floor_div(r->ts_ms, c->step) * c->step;
-    if (!c->cur.count || start != c->cur.start) {
-        bucket_emit(c);
-        c->cur = (struct bucket){.start = start, .min = r->co_ppm, .max = r->co_ppm};
-    }
-    struct bucket *b = &c->cur;
-    b->count++;
-    b->sum += r->co_ppm;
-    if (r->co_ppm < b->min)
-        b->min = r->co_ppm;
-    if (r->co_ppm > b->max)
-        b->max = r->co_ppm;
-    if (r->flags & READING_HAS_TEMP) {
-        b->nt++;
-        b->tsum += r->temp_c;
-    }
-    if (r->flags & READING_HAS_HUM) {
-        b->nh++;
-        b->hsum += r->hum_pct;
     }
     return !c->oom;
 }
@@ -475,7 +434,7 @@ void api_series(struct app *app, struct http_req *req)
                          (long long)step);
         return;
     }
-    struct series_ctx c = {.step = step_ms};
+    struct series_ctx c = {0};
     if (!api_format(req, &c.csv))
         return;
     if (c.csv) {
@@ -484,9 +443,7 @@ void api_series(struct app *app, struct http_req *req)
     } else {
         c.arr = json_array();
     }
-    cb_err rc = app->store->ops->scan_readings(app->store, seq, from, to, series_add, &c);
-    if (rc == CB_OK)
-        bucket_emit(&c);
+    cb_err rc = app->store->ops->series(app->store, seq, from, to, step_ms, series_bucket, &c);
     if (rc != CB_OK || c.oom) {
         http_reply_error(req, rc != CB_OK ? rc : CB_ERR_NOMEM, "series failed");
         json_decref(c.arr);

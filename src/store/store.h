@@ -54,6 +54,16 @@ struct device_live {
 typedef void (*store_done_fn)(void *arg, cb_err err);
 /* Called for each reading of a scan, in ascending ts; returns false to stop. */
 typedef bool (*store_scan_fn)(void *arg, const struct reading *r);
+/* One time bucket of a series: [start, start + step). */
+struct store_bucket {
+    int64_t start;
+    uint64_t count;
+    double co_min, co_max, co_sum;
+    uint64_t temp_n, hum_n; /* readings that carried temperature / humidity */
+    double temp_sum, hum_sum;
+};
+/* Called for each non-empty bucket in ascending start; returns false to stop. */
+typedef bool (*store_bucket_fn)(void *arg, const struct store_bucket *b);
 typedef void (*store_device_fn)(void *arg, const struct device *d);
 typedef void (*store_gateway_fn)(void *arg, const struct gateway *g);
 
@@ -89,6 +99,10 @@ struct store_ops {
     /* Every reading of dev with from <= ts < to, ascending, to fn. */
     cb_err (*scan_readings)(struct store *s, uint32_t dev, int64_t from, int64_t to,
                             store_scan_fn fn, void *arg);
+    /* Rollup: the readings of dev in [from, to) aggregated per bucket of
+     * step_ms (aligned to the epoch), non-empty buckets only, ascending. */
+    cb_err (*series)(struct store *s, uint32_t dev, int64_t from, int64_t to, int64_t step_ms,
+                     store_bucket_fn fn, void *arg);
     /* The live facts of a device. */
     cb_err (*device_live)(struct store *s, uint32_t dev, struct device_live *out);
 

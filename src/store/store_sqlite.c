@@ -6,6 +6,7 @@
 #include "store/sqlite_int.h"
 
 #include "core/log.h"
+#include "store/rollup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -555,6 +556,20 @@ static void sq_close(struct store *st)
     free(s);
 }
 
+/* Bucketing in C over the (dev, ts) range scan: one sequential pass. */
+static cb_err sq_series(struct store *st, uint32_t dev, int64_t from, int64_t to, int64_t step_ms,
+                        store_bucket_fn fn, void *arg)
+{
+    if (step_ms <= 0)
+        return CB_ERR_BAD_REQUEST;
+    struct rollup r;
+    rollup_init(&r, step_ms, fn, arg);
+    cb_err rc = sqlite_scan_readings(st, dev, from, to, rollup_add, &r);
+    if (rc == CB_OK)
+        rollup_finish(&r);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -563,6 +578,7 @@ static const struct store_ops sqlite_ops = {
     .put_readings = sqlite_put_readings,
     .query_readings = sqlite_query_readings,
     .scan_readings = sqlite_scan_readings,
+    .series = sq_series,
     .device_live = sqlite_device_live,
     .device_create = sq_device_create,
     .device_update = sq_device_update,

@@ -1,0 +1,50 @@
+/* rollup.c - per-bucket aggregation of readings for the store's series op. */
+#include "store/rollup.h"
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+void rollup_init(struct rollup *r, int64_t step_ms, store_bucket_fn fn, void *arg)
+{
+    *r = (struct rollup){.step_ms = step_ms, .fn = fn, .arg = arg};
+}
+
+static void emit(struct rollup *r)
+{
+    if (r->cur.count && !r->stopped && !r->fn(r->arg, &r->cur))
+        r->stopped = true;
+}
+
+bool rollup_add(void *arg, const struct reading *rd)
+{
+    struct rollup *r = arg;
+    int64_t start = floor_div(rd->ts_ms, r->step_ms) * r->step_ms;
+    if (!r->cur.count || start != r->cur.start) {
+        emit(r);
+        r->cur = (struct store_bucket){.start = start, .co_min = rd->co_ppm, .co_max = rd->co_ppm};
+    }
+    struct store_bucket *b = &r->cur;
+    b->count++;
+    b->co_sum += rd->co_ppm;
+    if (rd->co_ppm < b->co_min)
+        b->co_min = rd->co_ppm;
+    if (rd->co_ppm > b->co_max)
+        b->co_max = rd->co_ppm;
+    if (rd->flags & READING_HAS_TEMP) {
+        b->temp_n++;
+        b->temp_sum += rd->temp_c;
+    }
+    if (rd->flags & READING_HAS_HUM) {
+        b->hum_n++;
+        b->hum_sum += rd->hum_pct;
+    }
+    return !r->stopped;
+}
+
+void rollup_finish(struct rollup *r)
+{
+    emit(r);
+    r->cur.count = 0;
+}

@@ -1,0 +1,24 @@
+/* rollup.h - per-bucket aggregation of readings (count, min, max, sums), the
+ * store's "series" operation for backends that only scan. */
+#ifndef CARBON_ROLLUP_H
+#define CARBON_ROLLUP_H
+#include "store/store.h"
+
+/* Streams readings (ascending ts) into buckets of step_ms aligned to the
+ * epoch; each non-empty bucket goes to fn when the next one starts and at
+ * rollup_finish. */
+struct rollup {
+    int64_t step_ms;
+    struct store_bucket cur;
+    store_bucket_fn fn;
+    void *arg;
+    bool stopped;
+};
+
+void rollup_init(struct rollup *r, int64_t step_ms, store_bucket_fn fn, void *arg);
+/* A store_scan_fn: feed it readings in ascending ts. */
+bool rollup_add(void *rollup, const struct reading *rd);
+/* Emits the last bucket. */
+void rollup_finish(struct rollup *r);
+
+#endif
