@@ -69,8 +69,7 @@ json_t *api_json_body(struct http_req *req);
  * returns false. *ms is left alone when absent. */
 bool api_time_param(struct http_req *req, const char *name, int64_t *ms);
 /* Reads an optional integer query parameter in [min,max]; replies 400 on error. */
-bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max,
-                   int64_t *out);
+bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max, int64_t *out);
 /* Sets *csv when the client asked for CSV (format=csv, or Accept: text/csv
  * without format=). An unknown format= replies 400 and returns false. */
 bool api_format(struct http_req *req, bool *csv);

@@ -49,17 +49,16 @@ static json_t *device_json(struct app *app, const struct device *d)
         seen = json_string(ts);
     }
     return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o}", "id", d->id, "name",
-                     opt_str(d->name), "location", opt_str(d->location), "owner",
-                     opt_str(d->owner), "thresholds", thr, "calibration",
-                     json_text_or(d->calibration, json_object()), "offline_after_s",
-                     (json_int_t)d->offline_after_s, "created_at", created, "last_seen", seen,
-                     "status", online ? "online" : "offline", "last_reading",
+                     opt_str(d->name), "location", opt_str(d->location), "owner", opt_str(d->owner),
+                     "thresholds", thr, "calibration", json_text_or(d->calibration, json_object()),
+                     "offline_after_s", (json_int_t)d->offline_after_s, "created_at", created,
+                     "last_seen", seen, "status", online ? "online" : "offline", "last_reading",
                      live.has_last ? api_reading_json(d->id, &live.last) : json_null());
 }
 
 static const char *const threshold_keys[] = {"warn_ppm", "alarm_ppm", NULL};
-static const char *const calibration_keys[] = {"r0_ohms",    "rl_ohms",  "divider_ratio",
-                                               "adc_bits",   "vref_volts", "vc_volts", NULL};
+static const char *const calibration_keys[] = {
+    "r0_ohms", "rl_ohms", "divider_ratio", "adc_bits", "vref_volts", "vc_volts", NULL};
 
 static void prefix_field(struct jv_err *e, const char *parent)
 {
@@ -159,14 +158,13 @@ bad_free:
     free(thr_text);
 bad:
     http_reply_error_with(req, CB_ERR_VALIDATION,
-                          json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason),
-                          "%s %s", e.field, e.reason);
+                          json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason), "%s %s",
+                          e.field, e.reason);
     return false;
 }
 
-static const char *const device_keys[] = {"id",          "name",       "location",
-                                          "owner",       "thresholds", "calibration",
-                                          "offline_after_s", NULL};
+static const char *const device_keys[] = {"id",         "name",        "location",        "owner",
+                                          "thresholds", "calibration", "offline_after_s", NULL};
 
 void api_devices_create(struct app *app, struct http_req *req)
 {
@@ -180,10 +178,11 @@ void api_devices_create(struct app *app, struct http_req *req)
         http_reply_error(req, CB_ERR_VALIDATION, "the body must be a JSON object");
         goto out;
     }
-    if (!jv_only_keys(body, device_keys, &e) || !jv_string(body, "id", true, 1, 64, &id, NULL, &e)) {
+    if (!jv_only_keys(body, device_keys, &e) ||
+        !jv_string(body, "id", true, 1, 64, &id, NULL, &e)) {
         http_reply_error_with(req, CB_ERR_VALIDATION,
-                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason),
-                              "%s %s", e.field, e.reason);
+                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason), "%s %s",
+                              e.field, e.reason);
         goto out;
     }
     if (!jv_valid_id(id)) {
@@ -255,8 +254,8 @@ void api_devices_patch(struct app *app, struct http_req *req)
     if (!body)
         return;
     struct jv_err e;
-    static const char *const patch_keys[] = {"name",        "location",        "owner", "thresholds",
-                                             "calibration", "offline_after_s", NULL};
+    static const char *const patch_keys[] = {
+        "name", "location", "owner", "thresholds", "calibration", "offline_after_s", NULL};
     if (!json_is_object(body) || !jv_only_keys(body, patch_keys, &e)) {
         http_reply_error(req, CB_ERR_VALIDATION, "%s",
                          json_is_object(body) ? "only name, location, owner, thresholds, "

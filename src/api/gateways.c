@@ -78,9 +78,9 @@ static bool gateway_fields(struct app *app, struct http_req *req, const json_t *
             json_array_append_new(unknown, json_string(ids[i]));
     }
     if (json_array_size(unknown)) {
-        http_reply_error_with(req, CB_ERR_VALIDATION, json_pack("{s:o}", "unknown_devices", unknown),
-                              "%zu of the devices are not registered; register them first",
-                              json_array_size(unknown));
+        http_reply_error_with(
+            req, CB_ERR_VALIDATION, json_pack("{s:o}", "unknown_devices", unknown),
+            "%zu of the devices are not registered; register them first", json_array_size(unknown));
         free(ids);
         return false;
     }

@@ -106,8 +106,8 @@ void api_ingest_one(struct app *app, struct http_req *req, const struct reading 
 static const char *const reading_keys[] = {"device_id",     "ts",           "co_ppm", "co_raw",
                                            "temperature_c", "humidity_pct", NULL};
 
-bool api_reading_parse(const json_t *item, int64_t now, struct reading *out,
-                          const char **device_id, struct jv_err *e)
+bool api_reading_parse(const json_t *item, int64_t now, struct reading *out, const char **device_id,
+                       struct jv_err *e)
 {
     memset(out, 0, sizeof *out);
     if (!json_is_object(item)) {
@@ -139,8 +139,9 @@ bool api_reading_parse(const json_t *item, int64_t now, struct reading *out,
         return false;
     }
     if (out->ts_ms < API_TS_MIN_MS || out->ts_ms > now + API_TS_MAX_SKEW_MS) {
-        jv_fail(e, "ts", "must be after 2000-01-01 and at most 5 minutes in the future "
-                         "(check the device clock)");
+        jv_fail(e, "ts",
+                "must be after 2000-01-01 and at most 5 minutes in the future "
+                "(check the device clock)");
         return false;
     }
     bool has_raw = json_object_get(item, "co_raw") != NULL;
@@ -402,8 +403,8 @@ static bool series_bucket(void *arg, const struct store_bucket *b)
                               (unsigned long long)b->count, mn, mx, av, t, h);
     } else {
         json_t *o = json_pack(
-            "{s:s,s:I,s:f,s:f,s:f,s:o,s:o}", "start", ts, "count", (json_int_t)b->count,
-            "co_min", b->co_min, "co_max", b->co_max, "co_avg", avg, "temperature_c_avg",
+            "{s:s,s:I,s:f,s:f,s:f,s:o,s:o}", "start", ts, "count", (json_int_t)b->count, "co_min",
+            b->co_min, "co_max", b->co_max, "co_avg", avg, "temperature_c_avg",
             b->temp_n ? json_real(b->temp_sum / (double)b->temp_n) : json_null(),
             "humidity_pct_avg", b->hum_n ? json_real(b->hum_sum / (double)b->hum_n) : json_null());
         c->oom |= !o || json_array_append_new(c->arr, o) != 0;
@@ -459,6 +460,6 @@ void api_series(struct app *app, struct http_req *req)
     rfc3339_format(from, f);
     rfc3339_format(to, t);
     http_reply_json(req, 200,
-                    json_pack("{s:s,s:s,s:s,s:I,s:o}", "device_id", id, "from", f, "to", t,
-                              "step", (json_int_t)step, "buckets", c.arr));
+                    json_pack("{s:s,s:s,s:s,s:I,s:o}", "device_id", id, "from", f, "to", t, "step",
+                              (json_int_t)step, "buckets", c.arr));
 }

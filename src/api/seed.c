@@ -19,8 +19,8 @@ static json_t *seed_item(const char *device_id, const struct reading *r)
 {
     char co[32];
     api_fmt_num(co, sizeof co, r->co_ppm);
-    json_t *ts = r->ts_ms % 1000 == 0 ? json_integer(r->ts_ms / 1000)
-                                      : json_real((double)r->ts_ms / 1000.0);
+    json_t *ts =
+        r->ts_ms % 1000 == 0 ? json_integer(r->ts_ms / 1000) : json_real((double)r->ts_ms / 1000.0);
     json_t *o = json_pack("{s:s,s:o,s:s}", "device_id", device_id, "timestamp", ts, "CO", co);
     if (o && (r->flags & READING_HAS_TEMP))
         json_object_set_new(o, "temperature", json_real(r->temp_c));
@@ -120,8 +120,7 @@ void api_seed_items(struct app *app, struct http_req *req)
     if (!item_device(app, req, id, &seq))
         return;
     int64_t from = INT64_MIN / 2, to = INT64_MAX / 2;
-    if (!api_time_param(req, "from_timestamp", &from) ||
-        !api_time_param(req, "to_timestamp", &to))
+    if (!api_time_param(req, "from_timestamp", &from) || !api_time_param(req, "to_timestamp", &to))
         return;
     if (from > to) {
         http_reply_error(req, CB_ERR_BAD_REQUEST, "from_timestamp must not be after to_timestamp");
@@ -174,8 +173,7 @@ void api_seed_item_post(struct app *app, struct http_req *req)
     enum write_check wc = registry_check_write(app->reg, http_who(req), id, &r.dev);
     registry_unlock(app->reg);
     if (wc == WRITE_FORBIDDEN) {
-        http_reply_error(req, CB_ERR_FORBIDDEN, "this key may not write items for device '%s'",
-                         id);
+        http_reply_error(req, CB_ERR_FORBIDDEN, "this key may not write items for device '%s'", id);
         return;
     }
     if (wc == WRITE_UNKNOWN_DEVICE) {

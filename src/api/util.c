@@ -50,8 +50,7 @@ bool api_time_param(struct http_req *req, const char *name, int64_t *ms)
     return true;
 }
 
-bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max,
-                   int64_t *out)
+bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t max, int64_t *out)
 {
     const char *v = http_query(req, name);
     if (!v)

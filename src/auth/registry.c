@@ -335,8 +335,8 @@ cb_err registry_device_create(struct registry *r, struct device *d, char key[SEC
     secret_hash(key, strlen(key), d->key_hash);
     d->created_ms = time_now_ms();
     pthread_rwlock_wrlock(&r->lock);
-    cb_err rc = strmap_get(&r->devices, d->id) ? CB_ERR_CONFLICT
-                                               : r->st->ops->device_create(r->st, d);
+    cb_err rc =
+        strmap_get(&r->devices, d->id) ? CB_ERR_CONFLICT : r->st->ops->device_create(r->st, d);
     if (rc == CB_OK && !device_insert(r, d))
         rc = CB_ERR_NOMEM;
     pthread_rwlock_unlock(&r->lock);
@@ -479,8 +479,8 @@ cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[S
     secret_hash(key, strlen(key), g->key_hash);
     g->created_ms = time_now_ms();
     pthread_rwlock_wrlock(&r->lock);
-    cb_err rc = strmap_get(&r->gateways, g->id) ? CB_ERR_CONFLICT
-                                                : r->st->ops->gateway_create(r->st, g);
+    cb_err rc =
+        strmap_get(&r->gateways, g->id) ? CB_ERR_CONFLICT : r->st->ops->gateway_create(r->st, g);
     if (rc == CB_OK && !gateway_insert(r, g))
         rc = CB_ERR_NOMEM;
     pthread_rwlock_unlock(&r->lock);

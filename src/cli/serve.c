@@ -16,24 +16,22 @@
 
 static void serve_usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: carbon serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
-            "                    [--log-level LEVEL] [--threads N]\n\n"
-            "Runs the Car-Bon API on the embedded SQLite database in DIR.\n\n"
-            "Settings (flag > environment > config file > default):\n");
+    fprintf(out, "Usage: carbon serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
+                 "                    [--log-level LEVEL] [--threads N]\n\n"
+                 "Runs the Car-Bon API on the embedded SQLite database in DIR.\n\n"
+                 "Settings (flag > environment > config file > default):\n");
     for (int k = 0; k < CFG__COUNT; k++) {
         const struct config_setting *s = &config_settings[k];
         char flag[32] = "";
         if (s->flag)
             snprintf(flag, sizeof flag, "--%s", s->flag);
-        fprintf(out, "  %-12s %-22s %s%s%s%s\n", flag, s->env, s->help,
-                s->def ? " [default: " : "", s->def ? s->def : "", s->def ? "]" : "");
+        fprintf(out, "  %-12s %-22s %s%s%s%s\n", flag, s->env, s->help, s->def ? " [default: " : "",
+                s->def ? s->def : "", s->def ? "]" : "");
     }
-    fprintf(out,
-            "\n  --config FILE  KEY=VALUE lines with the names above (CARBON_LISTEN=...);\n"
-            "                 a secret may be given as CARBON_X_FILE=/path/to/file.\n"
-            "\nSecrets are never accepted as flags (they would show in ps) and never logged.\n"
-            "SIGTERM or SIGINT: stop accepting, finish in-flight requests, flush, exit 0.\n");
+    fprintf(out, "\n  --config FILE  KEY=VALUE lines with the names above (CARBON_LISTEN=...);\n"
+                 "                 a secret may be given as CARBON_X_FILE=/path/to/file.\n"
+                 "\nSecrets are never accepted as flags (they would show in ps) and never logged.\n"
+                 "SIGTERM or SIGINT: stop accepting, finish in-flight requests, flush, exit 0.\n");
 }
 
 static const char *env_get(const char *name)
@@ -43,24 +41,40 @@ static const char *env_get(const char *name)
 
 int cli_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},  {"data", required_argument, NULL, 'd'},
-        {"config", required_argument, NULL, 'c'},  {"log-level", required_argument, NULL, 'v'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"data", required_argument, NULL, 'd'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"log-level", required_argument, NULL, 'v'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *flags[CFG__COUNT] = {0};
     const char *config_path = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': flags[CFG_LISTEN] = optarg; break;
-        case 'd': flags[CFG_DATA] = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'v': flags[CFG_LOG_LEVEL] = optarg; break;
-        case 't': flags[CFG_THREADS] = optarg; break;
-        case 'h': serve_usage(stdout); return 0;
-        default: serve_usage(stderr); return 2;
+        case 'l':
+            flags[CFG_LISTEN] = optarg;
+            break;
+        case 'd':
+            flags[CFG_DATA] = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'v':
+            flags[CFG_LOG_LEVEL] = optarg;
+            break;
+        case 't':
+            flags[CFG_THREADS] = optarg;
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return 0;
+        default:
+            serve_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -101,8 +101,8 @@ static bool load_file(struct config *c, const char *path, char *err, size_t errl
         while (*val == ' ' || *val == '\t')
             val++;
         size_t vl = strlen(val);
-        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+        if (vl >= 2 &&
+            ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
             val[vl - 1] = '\0';
             val++;
         }
@@ -145,7 +145,8 @@ bool config_load(struct config *c, const char *const flags[CFG__COUNT], const ch
 {
     memset(c, 0, sizeof *c);
     for (int k = 0; k < CFG__COUNT; k++)
-        if (config_settings[k].def && !set(c, (enum config_key)k, config_settings[k].def, "default"))
+        if (config_settings[k].def &&
+            !set(c, (enum config_key)k, config_settings[k].def, "default"))
             goto oom;
     if (config_path && !load_file(c, config_path, err, errlen))
         return false;

@@ -6,14 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum config_key {
-    CFG_LISTEN,
-    CFG_DATA,
-    CFG_ADMIN_TOKEN,
-    CFG_LOG_LEVEL,
-    CFG_THREADS,
-    CFG__COUNT
-};
+enum config_key { CFG_LISTEN, CFG_DATA, CFG_ADMIN_TOKEN, CFG_LOG_LEVEL, CFG_THREADS, CFG__COUNT };
 
 struct config {
     char *value[CFG__COUNT];

@@ -18,14 +18,20 @@ void jv_fail(struct jv_err *e, const char *field, const char *fmt, ...)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -100,7 +106,8 @@ bool jv_int(const json_t *obj, const char *key, bool required, int64_t min, int6
     if (!v)
         return ok;
     if (!json_is_integer(v)) {
-        jv_fail(e, key, "must be an integer, not %s", json_is_real(v) ? "a fraction" : type_name(v));
+        jv_fail(e, key, "must be an integer, not %s",
+                json_is_real(v) ? "a fraction" : type_name(v));
         return false;
     }
     json_int_t i = json_integer_value(v);
@@ -151,7 +158,6 @@ json_t *jv_parse(const char *data, size_t len, char *err, size_t errlen)
     json_error_t je;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!root)
-        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
+        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
     return root;
 }

@@ -4,8 +4,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const unsigned status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406,
-                                        409, 413, 415, 422, 429, 500, 503};
+static const unsigned status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+                                        406, 409, 413, 415, 422, 429, 500, 503};
 #define NSTATUS (sizeof status_codes / sizeof *status_codes)
 static const double bucket_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -124,16 +124,16 @@ bool metrics_render(struct metrics *m, struct buf *o)
                              meth, name, bucket_s[i], (unsigned long long)cum);
         }
         cum += ld(&m->routes[r].bucket[NBUCKET]);
-        ok &= buf_printf(o,
-                         "carbon_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-                         "le=\"+Inf\"} %llu\n"
-                         "carbon_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
-                         "%.6f\n"
-                         "carbon_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} "
-                         "%llu\n",
-                         meth, name, (unsigned long long)cum, meth, name,
-                         (double)ld(&m->routes[r].sum_ns) / 1e9, meth, name,
-                         (unsigned long long)cum);
+        ok &=
+            buf_printf(o,
+                       "carbon_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                       "le=\"+Inf\"} %llu\n"
+                       "carbon_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
+                       "%.6f\n"
+                       "carbon_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} "
+                       "%llu\n",
+                       meth, name, (unsigned long long)cum, meth, name,
+                       (double)ld(&m->routes[r].sum_ns) / 1e9, meth, name, (unsigned long long)cum);
     }
     ok &= buf_printf(o,
                      "# HELP carbon_readings_ingested_total Readings durably stored.\n"

@@ -12,8 +12,7 @@ bool secret_new_key(const char *prefix, char out[SECRET_KEY_LEN])
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1)
         return false;
-    static const char b64u[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t p = strlen(prefix);
     if (p > 4)
         return false;

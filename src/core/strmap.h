@@ -8,7 +8,7 @@ struct strmap {
     struct strmap_slot {
         char *key; /* owned copy; NULL = empty */
         void *val;
-    } *slots;
+    } * slots;
     size_t cap, n;
 };
 

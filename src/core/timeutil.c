@@ -123,8 +123,7 @@ size_t rfc3339_format(int64_t ms, char *out)
     civil_from_days(days, &y, &m, &d);
     unsigned hh = (unsigned)(rem / 3600000), mm = (unsigned)(rem / 60000 % 60),
              ss = (unsigned)(rem / 1000 % 60), fff = (unsigned)(rem % 1000);
-    int n = snprintf(out, 25, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, m, d, hh, mm, ss,
-                     fff);
+    int n = snprintf(out, 25, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, m, d, hh, mm, ss, fff);
     return n > 0 ? (size_t)n : 0;
 }
 

@@ -82,8 +82,8 @@ struct http_server;
 
 /* Listens on host:port (port 0 picks a free one) with nthreads threads.
  * routes must outlive the server. NULL on failure (logged). */
-struct http_server *http_start(struct app *app, const char *host, unsigned port,
-                               unsigned nthreads, const struct route *routes, size_t nroutes);
+struct http_server *http_start(struct app *app, const char *host, unsigned port, unsigned nthreads,
+                               const struct route *routes, size_t nroutes);
 unsigned http_port(struct http_server *s);
 /* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
 void http_stop(struct http_server *s, int grace_ms);

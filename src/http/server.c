@@ -173,8 +173,8 @@ bool http_is_json(struct http_req *req)
     if (!ct)
         return false;
     size_t n = strlen("application/json");
-    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
-                                                           ct[n] == ' ');
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 void http_log_device(struct http_req *req, const char *device_id)
 {
@@ -226,8 +226,7 @@ void http_add_header(struct http_req *req, const char *name, const char *value)
 void http_reply_data(struct http_req *req, unsigned status, const char *content_type, char *data,
                      size_t len)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
     if (!r)
         free(data);
     set_reply(req, status, r, content_type);
@@ -244,10 +243,11 @@ void http_reply_static(struct http_req *req, unsigned status, const char *conten
 void http_reply_json(struct http_req *req, unsigned status, json_t *body)
 {
     char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-                    : NULL;
+                   : NULL;
     json_decref(body);
     if (!s) {
-        static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
         http_reply_static(req, 503, "application/json", oom, sizeof oom - 1);
         return;
     }
@@ -329,8 +329,8 @@ static void dispatch(struct http_server *s, struct http_req *req)
     struct app *app = s->app;
     if (req->route < 0) {
         bool known = false;
-        http_route_match(s->routes, s->nroutes, req->method, req->path, req->params,
-                         &req->nparams, &known);
+        http_route_match(s->routes, s->nroutes, req->method, req->path, req->params, &req->nparams,
+                         &known);
         if (known) {
             static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
             char allow[64] = "";
@@ -339,16 +339,15 @@ static void dispatch(struct http_server *s, struct http_req *req)
                 bool k2 = false;
                 int nparams;
                 char params[HTTP_MAX_PARAMS][256];
-                if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params,
-                                     &nparams, &k2) >= 0)
+                if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params, &nparams,
+                                     &k2) >= 0)
                     off += (size_t)snprintf(allow + off, sizeof allow - off, "%s%s",
                                             off ? ", " : "", methods[m]);
             }
             http_add_header(req, "Allow", allow);
             http_reply_error(req, CB_ERR_METHOD, "%s is not allowed on %s (allowed: %s)",
                              req->method, req->path, allow);
-        }
-        else
+        } else
             http_reply_error(req, CB_ERR_NOT_FOUND, "no route for %s", req->path);
         return;
     }
@@ -369,8 +368,9 @@ static void dispatch(struct http_server *s, struct http_req *req)
     if (e == CB_OK)
         e = auth_check(rt->access, &req->who);
     if (e == CB_ERR_UNAUTHORIZED) {
-        http_reply_error(req, e, "missing or invalid credentials: send Authorization: Bearer "
-                                 "<key> or X-Api-Key: <key>");
+        http_reply_error(req, e,
+                         "missing or invalid credentials: send Authorization: Bearer "
+                         "<key> or X-Api-Key: <key>");
         return;
     }
     if (e != CB_OK) {
@@ -393,9 +393,8 @@ static enum MHD_Result queue_reply(struct http_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_server *s = cls;
     struct http_req *req = *con_cls;
@@ -502,8 +501,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_json(LOG_DEBUG, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
 }
 
-struct http_server *http_start(struct app *app, const char *host, unsigned port,
-                               unsigned nthreads, const struct route *routes, size_t nroutes)
+struct http_server *http_start(struct app *app, const char *host, unsigned port, unsigned nthreads,
+                               const struct route *routes, size_t nroutes)
 {
     struct http_server *s = calloc(1, sizeof *s);
     if (!s)
@@ -513,7 +512,8 @@ struct http_server *http_start(struct app *app, const char *host, unsigned port,
     s->nroutes = nroutes;
     s->id_salt = (uint32_t)(time_now_ms() ^ (time_mono_ns() >> 10));
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
                     *ai = NULL;
     char portstr[16];
@@ -533,12 +533,12 @@ struct http_server *http_start(struct app *app, const char *host, unsigned port,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(nthreads ? nthreads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
-        log_msg(LOG_ERROR, "cannot listen on %s:%u (in use, or not an address of this host)",
-                host, port);
+        log_msg(LOG_ERROR, "cannot listen on %s:%u (in use, or not an address of this host)", host,
+                port);
         free(s);
         return NULL;
     }

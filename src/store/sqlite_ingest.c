@@ -32,11 +32,8 @@
 #include <string.h>
 #include <time.h>
 
-struct readconn *sqlite_reader_get(struct sqlite_store *s);
-void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
-
-#define COMPACT_MIN_RECORDS 32768 /* compact at once past this many pending */
-#define COMPACT_MAX_AGE_MS 1000   /* else compact pending records this old */
+#define COMPACT_MIN_RECORDS 32768   /* compact at once past this many pending */
+#define COMPACT_MAX_AGE_MS 1000     /* else compact pending records this old */
 #define PEND_HIGH_WATER (64 * 1024) /* writer waits for compaction above this */
 
 /* ---- the pending (dev, ts) set ---- */
@@ -409,10 +406,10 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
 
     if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO readings VALUES(?,?,?,?,?)", -1, &ins,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE meta SET v=? WHERE k='journal_applied'", -1, &meta,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE devices SET last_seen_ms=? WHERE seq=?", -1, &seen,
-                           NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(db, "UPDATE meta SET v=? WHERE k='journal_applied'", -1, &meta, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE devices SET last_seen_ms=? WHERE seq=?", -1, &seen, NULL) !=
+            SQLITE_OK)
         goto out;
     if (!sqlite_exec(db, "BEGIN IMMEDIATE", "compaction"))
         goto out;
@@ -547,8 +544,8 @@ static void *compactor_main(void *arg)
                 s->writer_wake = true;
                 pthread_cond_signal(&s->qcv);
                 pthread_mutex_unlock(&s->qmu);
-                sqlite3_wal_checkpoint_v2(s->compact_journal, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                          NULL, NULL);
+                sqlite3_wal_checkpoint_v2(s->compact_journal, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                          NULL);
             } else {
                 struct timespec ts = {0, 200000000};
                 nanosleep(&ts, NULL);
@@ -581,18 +578,17 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
     bool ok = false;
     int64_t applied = 0;
     /* Device states. */
-    if (sqlite3_prepare_v2(s->main_admin, "SELECT seq, last_seen_ms FROM devices", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->main_admin, "SELECT seq, last_seen_ms FROM devices", -1, &q, NULL) !=
+        SQLITE_OK)
         goto out;
     while (sqlite3_step(q) == SQLITE_ROW) {
         uint32_t seq = (uint32_t)sqlite3_column_int64(q, 0);
         if (!sqlite_devstate_reserve(s, seq))
             goto out;
-        s->dev[seq] = (struct devstate){
-            .exists = true,
-            .max_ts = INT64_MIN,
-            .floor_ts = INT64_MIN,
-            .live.last_seen_ms = sqlite3_column_int64(q, 1)};
+        s->dev[seq] = (struct devstate){.exists = true,
+                                        .max_ts = INT64_MIN,
+                                        .floor_ts = INT64_MIN,
+                                        .live.last_seen_ms = sqlite3_column_int64(q, 1)};
     }
     sqlite3_finalize(q);
     q = NULL;
@@ -608,7 +604,8 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, (int64_t)i);
         if (sqlite3_step(q) == SQLITE_ROW) {
-            struct reading r = {.dev = (uint32_t)i, .ts_ms = sqlite3_column_int64(q, 0),
+            struct reading r = {.dev = (uint32_t)i,
+                                .ts_ms = sqlite3_column_int64(q, 0),
                                 .co_ppm = sqlite3_column_double(q, 1)};
             if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
                 r.flags |= READING_HAS_TEMP;
@@ -633,9 +630,8 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
     q = NULL;
     /* Rows already applied may remain if we stopped before deleting them.
      * Delete them only once carbon.db is on disk (its commits skip fsync). */
-    bool main_durable = sqlite3_wal_checkpoint_v2(s->main_admin, NULL,
-                                                  SQLITE_CHECKPOINT_TRUNCATE, NULL,
-                                                  NULL) == SQLITE_OK;
+    bool main_durable = sqlite3_wal_checkpoint_v2(s->main_admin, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                                  NULL, NULL) == SQLITE_OK;
     char del[96];
     snprintf(del, sizeof del, "DELETE FROM journal WHERE id<=%lld", (long long)applied);
     if (main_durable && !sqlite_exec(s->journal, del, "journal cleanup"))
@@ -740,8 +736,8 @@ void sqlite_ingest_stop(struct sqlite_store *s)
 
 static void row_to_reading(sqlite3_stmt *q, uint32_t dev, struct reading *r)
 {
-    *r = (struct reading){.dev = dev, .ts_ms = sqlite3_column_int64(q, 0),
-                          .co_ppm = sqlite3_column_double(q, 1)};
+    *r = (struct reading){
+        .dev = dev, .ts_ms = sqlite3_column_int64(q, 0), .co_ppm = sqlite3_column_double(q, 1)};
     if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
         r->flags |= READING_HAS_TEMP;
         r->temp_c = sqlite3_column_double(q, 2);
@@ -834,7 +830,8 @@ cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64
         if (i < nt && pj && tab[i].ts_ms == pj->ts_ms) {
             res[nr++] = tab[i++];
             j++;
-        } else if (i < nt && (!pj || (desc ? tab[i].ts_ms > pj->ts_ms : tab[i].ts_ms < pj->ts_ms))) {
+        } else if (i < nt &&
+                   (!pj || (desc ? tab[i].ts_ms > pj->ts_ms : tab[i].ts_ms < pj->ts_ms))) {
             res[nr++] = tab[i++];
         } else {
             res[nr++] = *pj;

@@ -12,7 +12,7 @@ struct rset {
     struct rset_slot {
         uint32_t dev;
         int64_t ts;
-    } *slots;
+    } * slots;
     size_t cap; /* power of two */
     size_t n;
 };
@@ -51,7 +51,7 @@ struct readconn {
 struct sqlite_store {
     struct store base;
     char *dir;
-    int lock_fd; /* flock'd: one process per data directory */
+    int lock_fd;         /* flock'd: one process per data directory */
     sqlite3 *main_admin; /* device/gateway writes, guarded by admin_mu */
     pthread_mutex_t admin_mu;
 
@@ -68,7 +68,7 @@ struct sqlite_store {
     struct reading *pend; /* journaled, not yet applied to the main table */
     int64_t *pend_jid;    /* journal row of each pending record */
     size_t npend, pend_cap;
-    struct rset set;     /* pending readings and the last compacted batch */
+    struct rset set;        /* pending readings and the last compacted batch */
     struct reading *recent; /* the last compacted batch, still in set */
     size_t nrecent;
     struct devstate *dev;
@@ -95,6 +95,9 @@ struct sqlite_store {
     sqlite3 *compact_journal;
 };
 
+/* Borrows a read connection of the pool (waits for one); give it back. */
+struct readconn *sqlite_reader_get(struct sqlite_store *s);
+void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
 /* Opens a database with the project's pragmas. NULL on failure (logged). */
 sqlite3 *sqlite_open_db(const char *path, bool readonly);
 /* Runs statements; false on error (logged with context). */

@@ -92,8 +92,8 @@ static bool migrate(sqlite3 *db, const char *const *steps, int nsteps, const cha
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (version > nsteps) {
-        log_msg(LOG_ERROR, "%s has schema version %d, newer than this binary (%d)", what,
-                version, nsteps);
+        log_msg(LOG_ERROR, "%s has schema version %d, newer than this binary (%d)", what, version,
+                nsteps);
         return false;
     }
     for (int v = version; v < nsteps; v++) {
@@ -140,7 +140,7 @@ static char *path_join(const char *dir, const char *name)
 
 /* ---- read pool ---- */
 
-static struct readconn *reader_get(struct sqlite_store *s)
+struct readconn *sqlite_reader_get(struct sqlite_store *s)
 {
     pthread_mutex_lock(&s->pool_mu);
     while (!s->free_readers)
@@ -151,25 +151,13 @@ static struct readconn *reader_get(struct sqlite_store *s)
     return c;
 }
 
-static void reader_put(struct sqlite_store *s, struct readconn *c)
+void sqlite_reader_put(struct sqlite_store *s, struct readconn *c)
 {
     pthread_mutex_lock(&s->pool_mu);
     c->next_free = s->free_readers;
     s->free_readers = c;
     pthread_cond_signal(&s->pool_cv);
     pthread_mutex_unlock(&s->pool_mu);
-}
-
-/* Exposed to sqlite_ingest.c through these two wrappers. */
-struct readconn *sqlite_reader_get(struct sqlite_store *s);
-void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
-struct readconn *sqlite_reader_get(struct sqlite_store *s)
-{
-    return reader_get(s);
-}
-void sqlite_reader_put(struct sqlite_store *s, struct readconn *c)
-{
-    reader_put(s, c);
 }
 
 static bool reader_open(struct readconn *c, const char *path)
@@ -371,10 +359,10 @@ static cb_err gateway_write_devices(struct sqlite_store *s, const struct gateway
 {
     sqlite3_stmt *del = NULL, *ins = NULL;
     cb_err rc = CB_ERR_IO;
-    if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM gateway_devices WHERE gateway=?", -1,
-                           &del, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->main_admin, "INSERT OR IGNORE INTO gateway_devices VALUES(?,?)",
-                           -1, &ins, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM gateway_devices WHERE gateway=?", -1, &del,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin, "INSERT OR IGNORE INTO gateway_devices VALUES(?,?)", -1,
+                           &ins, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(del, 1, g->id, -1, SQLITE_STATIC);
     if ((rc = step_done(s->main_admin, del, "gateway devices")) != CB_OK)
@@ -466,8 +454,8 @@ static cb_err sq_gateways_load(struct store *st, store_gateway_fn fn, void *arg)
                            "SELECT id,name,key_hash,created_ms FROM gateways ORDER BY id", -1, &q,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->main_admin,
-                           "SELECT device FROM gateway_devices WHERE gateway=? ORDER BY device",
-                           -1, &qd, NULL) != SQLITE_OK)
+                           "SELECT device FROM gateway_devices WHERE gateway=? ORDER BY device", -1,
+                           &qd, NULL) != SQLITE_OK)
         goto out;
     int r;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
@@ -508,14 +496,14 @@ out:
 static cb_err sq_ready(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    struct readconn *c = reader_get(s);
+    struct readconn *c = sqlite_reader_get(s);
     sqlite3_stmt *q = NULL;
     cb_err rc = CB_ERR_IO;
     if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM meta", -1, &q, NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         rc = CB_OK;
     sqlite3_finalize(q);
-    reader_put(s, c);
+    sqlite_reader_put(s, c);
     return rc;
 }
 
@@ -633,8 +621,8 @@ struct store *store_sqlite_open(const char *dir)
     free(lock_path);
     if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         log_msg(LOG_ERROR,
-                "data directory %s is in use by another carbon process (or not writable): %s",
-                dir, strerror(errno));
+                "data directory %s is in use by another carbon process (or not writable): %s", dir,
+                strerror(errno));
         goto out;
     }
     main_path = path_join(dir, "carbon.db");

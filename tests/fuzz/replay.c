@@ -61,10 +61,18 @@ int main(int argc, char **argv)
         for (int k = 0; k < edits && len; k++) {
             size_t pos = next() % len;
             switch (next() % 4) {
-            case 0: buf[pos] = (uint8_t)next(); break;
-            case 1: buf[pos] ^= (uint8_t)(1u << (next() % 8)); break;
-            case 2: len = pos; break;
-            default: buf[pos] = "0123456789:-.TZ+\"{}[],eE"[next() % 25]; break;
+            case 0:
+                buf[pos] = (uint8_t)next();
+                break;
+            case 1:
+                buf[pos] ^= (uint8_t)(1u << (next() % 8));
+                break;
+            case 2:
+                len = pos;
+                break;
+            default:
+                buf[pos] = "0123456789:-.TZ+\"{}[],eE"[next() % 25];
+                break;
             }
         }
         LLVMFuzzerTestOneInput(buf, len);
