@@ -13,7 +13,7 @@ struct app {
     struct metrics *metrics;
     const char *admin_token; /* NULL or empty: no admin token accepted */
     int64_t (*now_ms)(void); /* injected clock */
-    int64_t started_ms;
+    int64_t started_mono_ns; /* for uptime: immune to wall-clock changes */
 };
 
 #endif

@@ -102,6 +102,15 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
             merged = json_object();
         }
         json_object_update(merged, (json_t *)thr);
+        /* null resets a level to its default */
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(merged, tmp, k, v)
+        {
+            if (json_is_null(v))
+                json_object_del(merged, k);
+        }
         jv_number(merged, "warn_ppm", false, 1, 10000, &warn, NULL, &e);
         jv_number(merged, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e);
         if (warn >= alarm) {

@@ -2,6 +2,7 @@
 #include "api/api.h"
 
 #include "core/buf.h"
+#include "core/timeutil.h"
 
 extern const char openapi_json[];
 extern const size_t openapi_json_len;
@@ -51,7 +52,7 @@ void api_metrics(struct app *app, struct http_req *req)
                          "carbon_uptime_seconds %.3f\n",
                          (unsigned long long)st.commits, (unsigned long long)st.compactions,
                          (unsigned long long)st.pending, (unsigned long long)st.dedup_lookups,
-                         (double)(app->now_ms() - app->started_ms) / 1000.0);
+                         (double)(time_mono_ns() - app->started_mono_ns) / 1e9);
     if (!ok) {
         buf_free(&b);
         http_reply_error(req, CB_ERR_NOMEM, "out of memory");

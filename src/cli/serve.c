@@ -127,11 +127,11 @@ int cli_serve(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     int rc = 1;
-    struct app app = {.now_ms = time_now_ms, .started_ms = time_now_ms()};
+    struct app app = {.now_ms = time_now_ms, .started_mono_ns = time_mono_ns()};
     struct http_server *http = NULL;
     const char *token = config_get(&cfg, CFG_ADMIN_TOKEN);
     if (token && (strlen(token) < 16 || strlen(token) > 256)) {
-        log_msg(LOG_ERROR, "CARBON_ADMIN_TOKEN must be 16 to 256 characters");
+        log_msg(LOG_ERROR, "CARBON_ADMIN_TOKEN must be 16 to 256 bytes long");
         goto out;
     }
     if (!token)

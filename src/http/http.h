@@ -39,7 +39,7 @@ struct route {
 struct app *http_app(struct http_req *req);
 const struct principal *http_who(struct http_req *req);
 const char *http_method(struct http_req *req);
-/* i-th {param} of the matched pattern (percent-decoded, at most 255 bytes). */
+/* i-th {param} of the matched pattern (decoded, at most 255 bytes). */
 const char *http_param(struct http_req *req, int i);
 /* Query argument or NULL. */
 const char *http_query(struct http_req *req, const char *name);
@@ -88,7 +88,12 @@ unsigned http_port(struct http_server *s);
 /* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
 void http_stop(struct http_server *s, int grace_ms);
 
-/* Matches method+path against routes. Returns the route index, or -1 with
+/* Percent-decodes s in place (RFC 3986 %XX); a malformed sequence or %00 is
+ * left as it is, so it can never cut a path or value short. Used for the
+ * path and every query argument; returns the new length. */
+size_t http_unescape(char *s);
+
+/* Matches method+path (already decoded) against routes. Returns the route index, or -1 with
  * *path_known set when the path exists under another method. Exposed for
  * tests and the OpenAPI check. */
 int http_route_match(const struct route *routes, size_t n, const char *method, const char *path,

@@ -47,7 +47,8 @@ struct http_req {
     bool suspended;
     http_resume_fn on_resume;
     void *resume_arg;
-    bool counted; /* dispatched: counts as in flight for a graceful stop */
+    bool counted;      /* dispatched: counts as in flight for a graceful stop */
+    uint64_t received; /* body bytes seen, kept or not */
     int64_t start_ns;
     char reqid[40];
     char device[65];
@@ -71,26 +72,27 @@ static int hexval(char c)
     return -1;
 }
 
-static bool pct_decode(const char *s, size_t n, char *out, size_t outlen)
+size_t http_unescape(char *s)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return false;
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '%' && s[i + 1] && s[i + 2]) {
             int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi | lo) == 0)
-                return false;
-            c = (char)(hi << 4 | lo);
-            i += 2;
+            if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
+                s[o++] = (char)(hi << 4 | lo);
+                i += 2;
+                continue;
+            }
         }
-        if (o + 1 >= outlen)
-            return false;
-        out[o++] = c;
+        s[o++] = s[i];
     }
-    out[o] = '\0';
-    return true;
+    s[o] = '\0';
+    return o;
+}
+
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+    return http_unescape(s);
 }
 
 int http_route_match(const struct route *routes, size_t n, const char *method, const char *path,
@@ -107,9 +109,13 @@ int http_route_match(const struct route *routes, size_t n, const char *method, c
                 const char *ue = strchr(u, '/');
                 if (!ue)
                     ue = u + strlen(u);
-                if (!pe || ue == u || np >= HTTP_MAX_PARAMS ||
-                    !pct_decode(u, (size_t)(ue - u), params[np], 256))
+                size_t len = (size_t)(ue - u);
+                if (!pe || ue == u || np >= HTTP_MAX_PARAMS || len >= 256) {
                     ok = false;
+                } else {
+                    memcpy(params[np], u, len);
+                    params[np][len] = '\0';
+                }
                 np++;
                 p = pe ? pe + 1 : p + strlen(p);
                 u = ue;
@@ -332,7 +338,7 @@ static void dispatch(struct http_server *s, struct http_req *req)
         http_route_match(s->routes, s->nroutes, req->method, req->path, req->params, &req->nparams,
                          &known);
         if (known) {
-            static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
+            static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE"};
             char allow[64] = "";
             size_t off = 0;
             for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
@@ -429,6 +435,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
+        req->received += *upload_data_size;
+        if (req->received > HTTP_DISCARD_MAX)
+            return MHD_NO; /* a body without end (chunked): drop the connection */
         if (!req->too_big && !buf_append(&req->body, upload_data, *upload_data_size))
             req->too_big = true;
         *upload_data_size = 0;
@@ -437,8 +446,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->suspended) {
         /* Resumed: the async work is done; build the reply here. */
         req->suspended = false;
-        if (req->on_resume)
-            req->on_resume(req, req->resume_arg);
+        if (req->on_resume) {
+            http_resume_fn fn = req->on_resume;
+            req->on_resume = NULL;
+            fn(req, req->resume_arg);
+        }
         if (!req->resp)
             http_reply_error(req, CB_ERR_INTERNAL, "request resumed without a reply");
         return queue_reply(req);
@@ -463,6 +475,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     *con_cls = NULL;
+    if (req->on_resume) {
+        /* Resumed, but the client was gone before the reply could be built:
+         * the handler still owns state that its resume function frees. */
+        http_resume_fn fn = req->on_resume;
+        req->on_resume = NULL;
+        fn(req, req->resume_arg);
+    }
     int64_t dur = time_mono_ns() - req->start_ns;
     unsigned status = req->status ? req->status : 499;
     metrics_request(s->app->metrics, req->route >= 0 ? (size_t)req->route : s->nroutes, status,
@@ -533,8 +552,9 @@ struct http_server *http_start(struct app *app, const char *host, unsigned port,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(nthreads ? nthreads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb,
+        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         log_msg(LOG_ERROR, "cannot listen on %s:%u (in use, or not an address of this host)", host,
