@@ -233,6 +233,28 @@ class DevicesTest(ServerTestCase):
         self.assertEqual(st, 200, b)
         self.assertEqual(self.get_device(dev)["thresholds"], {"warn_ppm": 70, "alarm_ppm": 100})
 
+    def test_patch_threshold_null_resets_to_default(self):
+        dev = uid()
+        self.srv.create_device(dev, thresholds={"warn_ppm": 20, "alarm_ppm": 100})
+        st, _, b = self.srv.request("PATCH", "/v1/devices/" + dev,
+                                    {"thresholds": {"alarm_ppm": None}})
+        self.assertEqual(st, 200, b)
+        # the stored override is gone; the default alarm level shows again
+        self.assertEqual(self.get_device(dev)["thresholds"], {"warn_ppm": 20, "alarm_ppm": 50})
+
+    def test_encoded_nul_never_shortens_a_path(self):
+        # DELETE /v1/devices/<id>%00/keys must not become DELETE /v1/devices/<id>
+        dev = uid()
+        self.srv.create_device(dev)
+        st, _, _ = self.srv.request("DELETE", "/v1/devices/" + dev + "%00/keys")
+        self.assertEqual(st, 405)
+        st, _, _ = self.srv.request("DELETE", "/v1/devices/" + dev + "%00")
+        self.assertEqual(st, 404)
+        self.assertEqual(self.srv.request("GET", "/v1/devices/" + dev)[0], 200)
+        # decoded exactly once: %252D is the text "%2D", not "-"
+        st, _, _ = self.srv.request("GET", "/v1/devices/" + dev.replace("-", "%252D", 1))
+        self.assertEqual(st, 404 if "-" in dev else 200)
+
     def test_patch_calibration(self):
         dev = uid()
         self.srv.create_device(dev)
