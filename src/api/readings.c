@@ -74,15 +74,12 @@ static void ingest_reply(struct http_req *req, void *arg)
  * Takes ig in every case. */
 static void ingest_submit(struct app *app, struct http_req *req, struct ingest *ig, int64_t now)
 {
+    /* Suspend first: the store may finish (and resume) before put returns. */
+    http_suspend(req, ingest_reply, ig);
     cb_err rc =
         app->store->ops->put_readings(app->store, ig->r, ig->n, ig->dup, now, ingest_done, ig);
-    if (rc != CB_OK) {
-        http_reply_error(req, rc, "the readings were not stored (%s); retry later",
-                         cb_strerror(rc));
-        ingest_free(ig);
-        return;
-    }
-    http_suspend(req, ingest_reply, ig);
+    if (rc != CB_OK)
+        ingest_done(ig, rc); /* ingest_reply answers with the error */
 }
 
 void api_ingest_one(struct app *app, struct http_req *req, const struct reading *r,
@@ -303,7 +300,7 @@ void api_readings_list(struct app *app, struct http_req *req)
     if (cur) {
         char *end;
         cursor = strtoll(cur, &end, 10);
-        if (!*cur || *end || cursor <= 0) {
+        if (!*cur || *end || cursor <= 0 || cursor >= INT64_MAX) {
             http_reply_error(req, CB_ERR_BAD_REQUEST,
                              "cursor is not one this server issued; pass next_cursor unchanged");
             return;

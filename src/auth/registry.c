@@ -472,6 +472,17 @@ cb_err registry_gateway_list(struct registry *r, struct gateway **out, size_t *n
     return CB_OK;
 }
 
+/* Drops ids of devices that no longer exist (deleted since the caller
+ * checked them). Caller holds the write lock. */
+static void gateway_prune(struct registry *r, struct gateway *g)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < g->ndevices; i++)
+        if (strmap_get(&r->devices, g->devices[i]))
+            memmove(g->devices[u++], g->devices[i], sizeof *g->devices);
+    g->ndevices = u;
+}
+
 cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[SECRET_KEY_LEN])
 {
     if (!secret_new_key("cbg_", key))
@@ -479,6 +490,7 @@ cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[S
     secret_hash(key, strlen(key), g->key_hash);
     g->created_ms = time_now_ms();
     pthread_rwlock_wrlock(&r->lock);
+    gateway_prune(r, g);
     cb_err rc =
         strmap_get(&r->gateways, g->id) ? CB_ERR_CONFLICT : r->st->ops->gateway_create(r->st, g);
     if (rc == CB_OK && !gateway_insert(r, g))
@@ -510,6 +522,7 @@ cb_err registry_gateway_update(struct registry *r, const struct gateway *g)
         struct gateway upd = *g;
         memcpy(upd.key_hash, cur->key_hash, sizeof upd.key_hash);
         upd.created_ms = cur->created_ms;
+        gateway_prune(r, &upd);
         rc = gateway_replace(r, cur, &upd);
     }
     pthread_rwlock_unlock(&r->lock);

@@ -47,7 +47,9 @@ struct http_req {
     bool suspended;
     http_resume_fn on_resume;
     void *resume_arg;
-    bool counted;      /* dispatched: counts as in flight for a graceful stop */
+    bool counted;   /* dispatched: counts as in flight for a graceful stop */
+    bool auth_done; /* credentials resolved (auth_err holds the verdict) */
+    cb_err auth_err;
     uint64_t received; /* body bytes seen, kept or not */
     int64_t start_ns;
     char reqid[40];
@@ -330,6 +332,22 @@ static void make_reqid(struct http_server *s, struct http_req *req)
     snprintf(req->reqid, sizeof req->reqid, "%08x%010llx", s->id_salt, (unsigned long long)n);
 }
 
+/* Resolves and checks credentials for the matched route (once). Public
+ * routes never look at credentials. */
+static void authorize(struct http_server *s, struct http_req *req)
+{
+    const struct route *rt = &s->routes[req->route];
+    req->auth_done = true;
+    req->auth_err = CB_OK;
+    if (rt->access == ACCESS_PUBLIC)
+        return;
+    req->auth_err =
+        auth_identify(s->app->admin_token, s->app->reg, http_header(req, "Authorization"),
+                      http_header(req, "X-Api-Key"), &req->who);
+    if (req->auth_err == CB_OK)
+        req->auth_err = auth_check(rt->access, &req->who);
+}
+
 static void dispatch(struct http_server *s, struct http_req *req)
 {
     struct app *app = s->app;
@@ -363,16 +381,9 @@ static void dispatch(struct http_server *s, struct http_req *req)
         return;
     }
     const struct route *rt = &s->routes[req->route];
-    if (rt->access == ACCESS_PUBLIC) { /* credentials are not looked at */
-        rt->fn(app, req);
-        if (!req->resp && !req->suspended)
-            http_reply_error(req, CB_ERR_INTERNAL, "handler produced no reply");
-        return;
-    }
-    cb_err e = auth_identify(app->admin_token, app->reg, http_header(req, "Authorization"),
-                             http_header(req, "X-Api-Key"), &req->who);
-    if (e == CB_OK)
-        e = auth_check(rt->access, &req->who);
+    if (!req->auth_done)
+        authorize(s, req);
+    cb_err e = req->auth_err;
     if (e == CB_ERR_UNAUTHORIZED) {
         http_reply_error(req, e,
                          "missing or invalid credentials: send Authorization: Bearer "
@@ -421,6 +432,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool known;
         req->route = http_route_match(s->routes, s->nroutes, method, url, req->params,
                                       &req->nparams, &known);
+        /* Credentials before any body byte is buffered: a caller without
+         * them gets its 401/403 at once and costs no memory. */
+        if (req->route >= 0) {
+            authorize(s, req);
+            if (req->auth_err != CB_OK) {
+                dispatch(s, req);
+                return queue_reply(req);
+            }
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
         if (clen > HTTP_MAX_BODY) {
@@ -578,7 +598,13 @@ void http_stop(struct http_server *s, int grace_ms)
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10) {
+    /* Dispatched requests always finish (the store completes or fails every
+     * queued job), and libmicrohttpd must not be stopped while one is
+     * suspended: wait for them, saying so after grace_ms. */
+    for (int waited = 0; atomic_load(&s->inflight) > 0; waited += 10) {
+        if (waited == grace_ms)
+            log_msg(LOG_WARN, "stop: still waiting for %ld in-flight requests",
+                    atomic_load(&s->inflight));
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }

@@ -27,14 +27,16 @@
 #include "core/timeutil.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define COMPACT_MIN_RECORDS 32768   /* compact at once past this many pending */
-#define COMPACT_MAX_AGE_MS 1000     /* else compact pending records this old */
-#define PEND_HIGH_WATER (64 * 1024) /* writer waits for compaction above this */
+#define COMPACT_MIN_RECORDS 32768        /* compact at once past this many pending */
+#define COMPACT_MAX_AGE_MS 1000          /* else compact pending records this old */
+#define PEND_HIGH_WATER (64 * 1024)      /* writer waits for compaction above this */
+#define BACKPRESSURE_MAX_NS 5000000000LL /* ... for at most this long */
 
 /* ---- the pending (dev, ts) set ---- */
 
@@ -125,22 +127,30 @@ void rset_free(struct rset *s)
 
 /* ---- pending records ---- */
 
+/* Grows pend to hold at least want records. Caller holds mu. */
+static bool pend_reserve(struct sqlite_store *s, size_t want)
+{
+    if (want <= s->pend_cap)
+        return true;
+    size_t ncap = s->pend_cap ? s->pend_cap : 4096;
+    while (ncap < want)
+        ncap *= 2;
+    struct reading *p = realloc(s->pend, ncap * sizeof *p);
+    if (!p)
+        return false;
+    s->pend = p;
+    int64_t *q = realloc(s->pend_jid, ncap * sizeof *q);
+    if (!q)
+        return false;
+    s->pend_jid = q;
+    s->pend_cap = ncap;
+    return true;
+}
+
 static bool pend_append(struct sqlite_store *s, const struct reading *r, size_t n, int64_t jid)
 {
-    if (s->npend + n > s->pend_cap) {
-        size_t ncap = s->pend_cap ? s->pend_cap : 4096;
-        while (ncap < s->npend + n)
-            ncap *= 2;
-        struct reading *p = realloc(s->pend, ncap * sizeof *p);
-        if (!p)
-            return false;
-        s->pend = p;
-        int64_t *q = realloc(s->pend_jid, ncap * sizeof *q);
-        if (!q)
-            return false;
-        s->pend_jid = q;
-        s->pend_cap = ncap;
-    }
+    if (!pend_reserve(s, s->npend + n))
+        return false;
     memcpy(s->pend + s->npend, r, n * sizeof *r);
     for (size_t i = 0; i < n; i++)
         s->pend_jid[s->npend + i] = jid;
@@ -187,14 +197,18 @@ static int64_t journal_commit(struct sqlite_store *s, const struct reading *recs
     int64_t jid = 0;
     if (!sqlite_exec(s->journal, "BEGIN IMMEDIATE", "journal"))
         return 0;
+    /* Ids are assigned here, never reused: a row id at or below the applied
+     * position recorded in carbon.db would be taken as already applied. */
+    jid = s->next_jid;
     sqlite3_reset(s->j_insert);
-    sqlite3_bind_blob64(s->j_insert, 1, recs, n * sizeof *recs, SQLITE_STATIC);
-    sqlite3_bind_int64(s->j_insert, 2, recv_ms);
+    sqlite3_bind_int64(s->j_insert, 1, jid);
+    sqlite3_bind_blob64(s->j_insert, 2, recs, n * sizeof *recs, SQLITE_STATIC);
+    sqlite3_bind_int64(s->j_insert, 3, recv_ms);
     if (sqlite3_step(s->j_insert) != SQLITE_DONE) {
         log_msg(LOG_ERROR, "journal append failed: %s", sqlite3_errmsg(s->journal));
+        jid = 0;
         goto fail;
     }
-    jid = sqlite3_last_insert_rowid(s->journal);
     if (delete_upto > 0) {
         sqlite3_reset(s->j_delete);
         sqlite3_bind_int64(s->j_delete, 1, delete_upto);
@@ -203,6 +217,7 @@ static int64_t journal_commit(struct sqlite_store *s, const struct reading *recs
     }
     if (!sqlite_exec(s->journal, "COMMIT", "journal"))
         goto fail;
+    s->next_jid = jid + 1;
     return jid;
 fail:
     sqlite_exec(s->journal, "ROLLBACK", "journal");
@@ -222,14 +237,25 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
         err = CB_ERR_NOMEM;
 
     pthread_mutex_lock(&s->mu);
-    /* Back-pressure: never let unapplied records grow without bound. */
-    while (err == CB_OK && s->npend > PEND_HIGH_WATER && !s->stopping) {
+    /* Back-pressure: never let unapplied records grow without bound; if
+     * compaction stays stuck (a full disk), fail the group rather than hang. */
+    int64_t bp_start = time_mono_ns();
+    while (err == CB_OK && s->npend > PEND_HIGH_WATER && !atomic_load(&s->stopping)) {
+        if (time_mono_ns() - bp_start > BACKPRESSURE_MAX_NS) {
+            log_msg(LOG_ERROR, "compaction is not keeping up; refusing readings for now");
+            err = CB_ERR_UNAVAILABLE;
+            break;
+        }
         pthread_cond_signal(&s->compact_cv);
         pthread_mutex_unlock(&s->mu);
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&s->mu);
     }
+    /* Room in memory for all of them, before anything is written: after the
+     * commit, keeping them visible must not be able to fail. */
+    if (err == CB_OK && !pend_reserve(s, s->npend + total))
+        err = CB_ERR_NOMEM;
     for (struct put_job *j = jobs; j && err == CB_OK; j = j->next) {
         for (size_t i = 0; i < j->n; i++) {
             const struct reading *r = &j->r[i];
@@ -276,12 +302,7 @@ static void process_jobs(struct sqlite_store *s, struct put_job *jobs)
         s->stats.readings_written += nrec;
         if (delete_upto > s->deleted_jid)
             s->deleted_jid = delete_upto;
-        if (!pend_append(s, recs, nrec, jid)) {
-            /* Durable but not in memory: only a restart would show them.
-             * Never happens short of memory exhaustion; say so loudly. */
-            log_msg(LOG_ERROR, "out of memory tracking journaled readings; restart to recover");
-            err = CB_ERR_NOMEM;
-        }
+        pend_append(s, recs, nrec, jid); /* cannot fail: reserved above */
         int64_t now = jobs->now_ms;
         for (size_t i = 0; i < nrec; i++)
             live_note(s, &recs[i], now);
@@ -306,12 +327,12 @@ static void *writer_main(void *arg)
     struct sqlite_store *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->qmu);
-        while (!s->qhead && !s->stopping && !s->writer_wake)
+        while (!s->qhead && !atomic_load(&s->stopping) && !s->writer_wake)
             pthread_cond_wait(&s->qcv, &s->qmu);
         struct put_job *jobs = s->qhead;
         s->qhead = NULL;
         s->qtail = &s->qhead;
-        bool stop = s->stopping;
+        bool stop = atomic_load(&s->stopping);
         s->writer_wake = false;
         pthread_mutex_unlock(&s->qmu);
         if (jobs) {
@@ -347,7 +368,7 @@ cb_err sqlite_put_readings(struct store *st, const struct reading *r, size_t n, 
         return CB_ERR_NOMEM;
     *j = (struct put_job){.r = r, .n = n, .dup = dup, .now_ms = now_ms, .done = done, .arg = arg};
     pthread_mutex_lock(&s->qmu);
-    if (s->stopping) {
+    if (atomic_load(&s->stopping)) {
         pthread_mutex_unlock(&s->qmu);
         free(j);
         return CB_ERR_UNAVAILABLE;
@@ -515,7 +536,7 @@ static void *compactor_main(void *arg)
     sqlite3_wal_hook(s->compact_main, wal_frames_hook, &main_wal_frames);
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        bool stop = s->stopping;
+        bool stop = atomic_load(&s->stopping);
         int64_t age_ms = (time_mono_ns() - last) / 1000000;
         if (s->npend && (s->npend >= COMPACT_MIN_RECORDS || age_ms >= COMPACT_MAX_AGE_MS || stop)) {
             /* Take whole journal rows only: the prefix up to the last jid. */
@@ -628,6 +649,16 @@ bool sqlite_ingest_recover(struct sqlite_store *s)
     applied = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
     q = NULL;
+    /* The next journal id: past everything the journal holds and past the
+     * applied position (the journal may even have been emptied or lost). */
+    if (sqlite3_prepare_v2(s->journal, "SELECT coalesce(max(id), 0) FROM journal", -1, &q, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW)
+        goto out;
+    int64_t max_id = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    q = NULL;
+    s->next_jid = (max_id > applied ? max_id : applied) + 1;
     /* Rows already applied may remain if we stopped before deleting them.
      * Delete them only once carbon.db is on disk (its commits skip fsync). */
     bool main_durable = sqlite3_wal_checkpoint_v2(s->main_admin, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -681,7 +712,7 @@ bool sqlite_ingest_start(struct sqlite_store *s)
     /* The writer checkpoints nothing itself; the compactor does it in the
      * background so commits stay short. */
     sqlite3_wal_autocheckpoint(s->journal, 0);
-    if (sqlite3_prepare_v3(s->journal, "INSERT INTO journal(recs, recv_ms) VALUES(?, ?)", -1,
+    if (sqlite3_prepare_v3(s->journal, "INSERT INTO journal(id, recs, recv_ms) VALUES(?, ?, ?)", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->j_insert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(s->journal, "DELETE FROM journal WHERE id<=?", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->j_delete, NULL) != SQLITE_OK ||
@@ -694,7 +725,7 @@ bool sqlite_ingest_start(struct sqlite_store *s)
         return false;
     if (pthread_create(&s->compactor, NULL, compactor_main, s) != 0) {
         pthread_mutex_lock(&s->qmu);
-        s->stopping = true;
+        atomic_store(&s->stopping, true);
         pthread_cond_signal(&s->qcv);
         pthread_mutex_unlock(&s->qmu);
         pthread_join(s->writer, NULL);
@@ -707,7 +738,7 @@ bool sqlite_ingest_start(struct sqlite_store *s)
 void sqlite_ingest_stop(struct sqlite_store *s)
 {
     pthread_mutex_lock(&s->qmu);
-    s->stopping = true;
+    atomic_store(&s->stopping, true);
     pthread_cond_signal(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
     if (s->writer) {

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 /* (dev, ts) set of readings written to the journal and not yet in the main
@@ -77,12 +78,13 @@ struct sqlite_store {
     int64_t durable_jid; /* ... and on disk there (past a checkpoint): deletable */
     struct store_stats stats;
     int64_t deleted_jid; /* journal rows <= this are deleted from the journal */
+    int64_t next_jid;    /* id of the next journal row (writer-owned after open) */
 
     /* Ingest queue (group commit). */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
     struct put_job *qhead, **qtail;
-    bool stopping;
+    _Atomic bool stopping;
     bool writer_wake;
     pthread_t writer, compactor;
 

@@ -279,19 +279,25 @@ out:
     return rc;
 }
 
+static void set_exists(struct sqlite_store *s, uint32_t seq, bool exists)
+{
+    pthread_mutex_lock(&s->mu);
+    if (seq < s->ndev)
+        s->dev[seq].exists = exists;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static cb_err sq_device_delete(struct store *st, const struct device *d)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     sqlite3_stmt *q = NULL, *q2 = NULL, *q3 = NULL;
     cb_err rc = CB_ERR_IO;
-    /* Mark it gone first, so the compactor drops its journaled readings. */
-    pthread_mutex_lock(&s->mu);
-    if (d->seq < s->ndev)
-        s->dev[d->seq].exists = false;
-    pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&s->admin_mu);
     if (!sqlite_exec(s->main_admin, "BEGIN IMMEDIATE", "device delete"))
         goto out;
+    /* Holding the write lock: mark it gone, so the compactor (which checks
+     * inside its own write transaction) drops its journaled readings. */
+    set_exists(s, d->seq, false);
     if (sqlite3_prepare_v2(s->main_admin, "DELETE FROM readings WHERE dev=?", -1, &q, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(s->main_admin, "DELETE FROM devices WHERE seq=?", -1, &q2, NULL) !=
@@ -311,7 +317,11 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
         goto out;
     }
     rc = sqlite_exec(s->main_admin, "COMMIT", "device delete") ? CB_OK : CB_ERR_IO;
+    if (rc != CB_OK)
+        sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
 out:
+    if (rc != CB_OK)
+        set_exists(s, d->seq, true); /* still there: keep its readings visible */
     sqlite3_finalize(q);
     sqlite3_finalize(q2);
     sqlite3_finalize(q3);
@@ -658,11 +668,11 @@ struct store *store_sqlite_open(const char *dir)
     if (!sqlite_exec(s->compact_main, "PRAGMA cache_size=-2048; PRAGMA synchronous=NORMAL",
                      "compactor cache"))
         goto out;
-    s->nreaders = 4;
-    s->readers = calloc(s->nreaders, sizeof *s->readers);
+    s->readers = calloc(4, sizeof *s->readers);
     if (!s->readers)
         goto out;
-    for (size_t i = 0; i < s->nreaders; i++) {
+    for (size_t i = 0; i < 4; i++) {
+        s->nreaders = i + 1; /* closed by sq_close even if this one fails */
         if (!reader_open(&s->readers[i], main_path))
             goto out;
         s->readers[i].next_free = s->free_readers;

@@ -138,6 +138,30 @@ class CrashTest(unittest.TestCase):
             self.assertLess(ts, sent_max[t], "a reading nobody sent: %s %s" % (dev, iso_ms(ts)))
         return stored
 
+    def test_kill_9_after_idle_compaction(self):
+        # After a quiet spell the journal is compacted, checkpointed and
+        # emptied; the next reading must still get a journal row that
+        # recovery replays (a reused row id would be taken as applied).
+        dev = self.devices[0]
+        base = BASE_MS + 10_000_000
+        for i in range(5):
+            st, _, b = self.srv.post_readings({"device_id": dev, "ts": iso_ms(base + i),
+                                               "co_ppm": 1})
+            self.assertEqual(st, 201, b)
+        time.sleep(3.2)  # compaction (1 s) and a checkpoint (2 s) go by
+        st, _, b = self.srv.post_readings({"device_id": dev, "ts": iso_ms(base + 50),
+                                           "co_ppm": 2})
+        self.assertEqual(st, 201, b)
+        time.sleep(3.2)
+        st, _, b = self.srv.post_readings({"device_id": dev, "ts": iso_ms(base + 100),
+                                           "co_ppm": 42})
+        self.assertEqual(st, 201, b)
+        self.srv.kill()
+        self.srv.start()
+        got = [r["co_ppm"] for r in self.srv.all_readings(dev)
+               if parse_iso_ms(r["ts"]) >= base]
+        self.assertEqual(got, [1, 1, 1, 1, 1, 2, 42])
+
     def test_kill_9_mid_load_loses_no_acknowledged_reading(self):
         for cycle in range(CYCLES):
             with self.subTest(cycle=cycle):
