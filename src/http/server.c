@@ -29,6 +29,7 @@ struct http_server {
     const struct route *routes;
     size_t nroutes;
     _Atomic long inflight;
+    _Atomic bool stopping; /* set by http_stop: no request may suspend after it */
     _Atomic uint64_t next_id;
     uint32_t id_salt;
 };
@@ -478,9 +479,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->resp) /* already answered (early 413) */
         return MHD_YES;
     /* Only requests whose body has fully arrived count as in flight: a
-     * client that stalls or vanishes mid-body must not hold up a stop. */
+     * client that stalls or vanishes mid-body must not hold up a stop.
+     * Count first, then look at the stop flag (both sequentially
+     * consistent): either http_stop sees this request, or it sees the flag. */
     req->counted = true;
     atomic_fetch_add(&s->inflight, 1);
+    if (atomic_load(&s->stopping)) {
+        http_add_header(req, "Connection", "close");
+        http_reply_error(req, CB_ERR_UNAVAILABLE, "the server is stopping; retry shortly");
+        return queue_reply(req);
+    }
     dispatch(s, req);
     if (req->suspended)
         return MHD_YES;
@@ -598,6 +606,9 @@ void http_stop(struct http_server *s, int grace_ms)
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* Existing keep-alive connections still send requests: from here on
+     * they get 503 at once instead of being dispatched. */
+    atomic_store(&s->stopping, true);
     /* Dispatched requests always finish (the store completes or fails every
      * queued job), and libmicrohttpd must not be stopped while one is
      * suspended: wait for them, saying so after grace_ms. */
