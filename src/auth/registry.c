@@ -382,22 +382,31 @@ static void gateway_forget(void *arg, const char *key, void *val)
 
 cb_err registry_device_delete(struct registry *r, const char *id)
 {
+    /* Unpublish first (its key stops working at once), then delete in the
+     * store without the lock: purging a device's readings can take long,
+     * and every request authenticates through this lock. */
     pthread_rwlock_wrlock(&r->lock);
-    struct device *cur = strmap_get(&r->devices, id);
-    cb_err rc = CB_ERR_NOT_FOUND;
-    if (cur) {
-        rc = r->st->ops->device_delete(r->st, cur);
-        if (rc == CB_OK) {
-            /* No gateway may write for it any more, nor for a later device
-             * that reuses the id. */
-            strmap_each(&r->gateways, gateway_forget, cur->id);
-            key_del(r, cur->key_hash);
-            strmap_del(&r->devices, id);
-            device_clear(cur);
-            free(cur);
-        }
+    struct device *cur = strmap_del(&r->devices, id);
+    if (cur)
+        key_del(r, cur->key_hash);
+    pthread_rwlock_unlock(&r->lock);
+    if (!cur)
+        return CB_ERR_NOT_FOUND;
+    cb_err rc = r->st->ops->device_delete(r->st, cur);
+    pthread_rwlock_wrlock(&r->lock);
+    if (rc == CB_OK) {
+        /* No gateway may write for it any more, nor for a later device that
+         * reuses the id. */
+        strmap_each(&r->gateways, gateway_forget, cur->id);
+    } else if (!device_insert(r, cur)) { /* still stored: publish it again */
+        log_msg(LOG_ERROR,
+                "device %s: delete failed and it could not be restored in memory; "
+                "restart to see it again",
+                cur->id);
     }
     pthread_rwlock_unlock(&r->lock);
+    device_clear(cur);
+    free(cur);
     return rc;
 }
 
