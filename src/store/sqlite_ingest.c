@@ -390,19 +390,34 @@ static int cmp_reading(const void *a, const void *b)
     return (x->ts_ms > y->ts_ms) - (x->ts_ms < y->ts_ms);
 }
 
-static void bind_reading(sqlite3_stmt *q, const struct reading *r)
+/* Binds r to parameters base+1 .. base+5 of an insert into readings. */
+static void bind_reading(sqlite3_stmt *q, int base, const struct reading *r)
 {
-    sqlite3_bind_int64(q, 1, r->dev);
-    sqlite3_bind_int64(q, 2, r->ts_ms);
-    sqlite3_bind_double(q, 3, r->co_ppm);
+    sqlite3_bind_int64(q, base + 1, r->dev);
+    sqlite3_bind_int64(q, base + 2, r->ts_ms);
+    sqlite3_bind_double(q, base + 3, r->co_ppm);
     if (r->flags & READING_HAS_TEMP)
-        sqlite3_bind_double(q, 4, r->temp_c);
+        sqlite3_bind_double(q, base + 4, r->temp_c);
     else
-        sqlite3_bind_null(q, 4);
+        sqlite3_bind_null(q, base + 4);
     if (r->flags & READING_HAS_HUM)
-        sqlite3_bind_double(q, 5, r->hum_pct);
+        sqlite3_bind_double(q, base + 5, r->hum_pct);
     else
-        sqlite3_bind_null(q, 5);
+        sqlite3_bind_null(q, base + 5);
+}
+
+/* Rows per multi-row INSERT in compaction: one statement execution per
+ * COMPACT_ROWS readings instead of one per reading. */
+#define COMPACT_ROWS 64
+
+static sqlite3_stmt *prepare_multi_insert(sqlite3 *db)
+{
+    char sql[64 + COMPACT_ROWS * 12];
+    size_t o = (size_t)snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO readings VALUES");
+    for (int k = 0; k < COMPACT_ROWS; k++)
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s(?,?,?,?,?)", k ? "," : "");
+    sqlite3_stmt *q = NULL;
+    return sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK ? q : NULL;
 }
 
 /* Moves the first n pending records (journal rows <= upto) into the main
@@ -410,22 +425,24 @@ static void bind_reading(sqlite3_stmt *q, const struct reading *r)
 static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
 {
     sqlite3 *db = s->compact_main;
-    sqlite3_stmt *ins = NULL, *meta = NULL, *seen = NULL;
+    sqlite3_stmt *ins = NULL, *multi = NULL, *meta = NULL, *seen = NULL;
     struct reading *batch = malloc(n * sizeof *batch);
+    const struct reading **rows = malloc(n * sizeof *rows);
     struct {
         uint32_t seq;
         int64_t ms;
     } *seen_list = NULL;
     size_t nseen = 0;
     bool ok = false;
-    if (!batch)
+    if (!batch || !rows)
         goto out;
     pthread_mutex_lock(&s->mu);
     memcpy(batch, s->pend, n * sizeof *batch);
     pthread_mutex_unlock(&s->mu);
     qsort(batch, n, sizeof *batch, cmp_reading);
 
-    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO readings VALUES(?,?,?,?,?)", -1, &ins,
+    if (!(multi = prepare_multi_insert(db)) ||
+        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO readings VALUES(?,?,?,?,?)", -1, &ins,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "UPDATE meta SET v=? WHERE k='journal_applied'", -1, &meta, NULL) !=
             SQLITE_OK ||
@@ -439,6 +456,7 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
      * deletes what we wrote. */
     bool exists = false;
     uint32_t cur = 0;
+    size_t nrows = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || batch[i].dev != cur) {
             cur = batch[i].dev;
@@ -446,14 +464,20 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
             exists = cur < s->ndev && s->dev[cur].exists;
             pthread_mutex_unlock(&s->mu);
         }
-        if (!exists)
-            continue;
-        sqlite3_reset(ins);
-        bind_reading(ins, &batch[i]);
-        if (sqlite3_step(ins) != SQLITE_DONE) {
+        if (exists)
+            rows[nrows++] = &batch[i];
+    }
+    for (size_t i = 0; i < nrows;) {
+        sqlite3_stmt *q = nrows - i >= COMPACT_ROWS ? multi : ins;
+        int k = q == multi ? COMPACT_ROWS : 1;
+        sqlite3_reset(q);
+        for (int j = 0; j < k; j++)
+            bind_reading(q, 5 * j, rows[i + (size_t)j]);
+        if (sqlite3_step(q) != SQLITE_DONE) {
             log_msg(LOG_ERROR, "compaction insert failed: %s", sqlite3_errmsg(db));
             goto rollback;
         }
+        i += (size_t)k;
     }
     sqlite3_bind_int64(meta, 1, upto);
     if (sqlite3_step(meta) != SQLITE_DONE)
@@ -509,6 +533,8 @@ rollback:
     pthread_mutex_unlock(&s->mu);
 out:
     sqlite3_finalize(ins);
+    sqlite3_finalize(multi);
+    free(rows);
     sqlite3_finalize(meta);
     sqlite3_finalize(seen);
     free(seen_list);
