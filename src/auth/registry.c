@@ -168,7 +168,13 @@ struct registry *registry_open(struct store *st)
     if (!r)
         return NULL;
     r->st = st;
-    pthread_rwlock_init(&r->lock, NULL);
+    /* Writers (device and key changes) must not starve behind the steady
+     * stream of authentications. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&r->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     struct load_ctx c = {r, true};
     if (st->ops->devices_load(st, load_device, &c) != CB_OK || !c.ok ||
         st->ops->gateways_load(st, load_gateway, &c) != CB_OK || !c.ok) {
