@@ -73,6 +73,9 @@ bool api_int_param(struct http_req *req, const char *name, int64_t min, int64_t 
 /* Sets *csv when the client asked for CSV (format=csv, or Accept: text/csv
  * without format=). An unknown format= replies 400 and returns false. */
 bool api_format(struct http_req *req, bool *csv);
+/* Looks up the store sequence number of device id for a read route; replies
+ * 404 and returns false if there is no such device. */
+bool api_device_seq(struct app *app, struct http_req *req, const char *id, uint32_t *seq);
 /* Replies with the store/registry error e for the object named. */
 void api_reply_err(struct http_req *req, cb_err e, const char *what, const char *id);
 /* Appends a number formatted for CSV/JSON-free output ("%.10g"). */

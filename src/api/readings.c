@@ -249,17 +249,6 @@ out:
 
 /* ---- queries ---- */
 
-static bool device_seq(struct app *app, struct http_req *req, const char *id, uint32_t *seq)
-{
-    cb_err rc = registry_device_seq(app->reg, id, seq);
-    if (rc != CB_OK) {
-        api_reply_err(req, rc, "device", id);
-        return false;
-    }
-    http_log_device(req, id);
-    return true;
-}
-
 static void csv_row(struct buf *b, const char *id, const struct reading *r)
 {
     char ts[32], co[32], t[32] = "", h[32] = "";
@@ -276,7 +265,7 @@ void api_readings_list(struct app *app, struct http_req *req)
 {
     const char *id = http_param(req, 0);
     uint32_t seq;
-    if (!device_seq(app, req, id, &seq))
+    if (!api_device_seq(app, req, id, &seq))
         return;
     bool csv;
     int64_t from = INT64_MIN, to = INT64_MAX, limit, cursor = 0;
@@ -355,7 +344,7 @@ void api_readings_latest(struct app *app, struct http_req *req)
 {
     const char *id = http_param(req, 0);
     uint32_t seq;
-    if (!device_seq(app, req, id, &seq))
+    if (!api_device_seq(app, req, id, &seq))
         return;
     struct device_live live;
     cb_err rc = app->store->ops->device_live(app->store, seq, &live);
@@ -413,7 +402,7 @@ void api_series(struct app *app, struct http_req *req)
 {
     const char *id = http_param(req, 0);
     uint32_t seq;
-    if (!device_seq(app, req, id, &seq))
+    if (!api_device_seq(app, req, id, &seq))
         return;
     int64_t to = app->now_ms() + 1, from = INT64_MIN, step = 60;
     if (!api_time_param(req, "to", &to) || !api_time_param(req, "from", &from) ||

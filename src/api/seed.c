@@ -41,13 +41,7 @@ static bool item_device(struct app *app, struct http_req *req, const char *id, u
                          "item_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
         return false;
     }
-    cb_err rc = registry_device_seq(app->reg, id, seq);
-    if (rc != CB_OK) {
-        api_reply_err(req, rc, "device", id);
-        return false;
-    }
-    http_log_device(req, id);
-    return true;
+    return api_device_seq(app, req, id, seq);
 }
 
 /* Strict decimal number: the whole string, finite. */

@@ -82,6 +82,17 @@ bool api_format(struct http_req *req, bool *csv)
     return true;
 }
 
+bool api_device_seq(struct app *app, struct http_req *req, const char *id, uint32_t *seq)
+{
+    cb_err rc = registry_device_seq(app->reg, id, seq);
+    if (rc != CB_OK) {
+        api_reply_err(req, rc, "device", id);
+        return false;
+    }
+    http_log_device(req, id);
+    return true;
+}
+
 void api_reply_err(struct http_req *req, cb_err e, const char *what, const char *id)
 {
     switch (e) {
