@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define ADMIN "admin-token-0123456789"
 
 struct fx {
@@ -52,19 +54,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     registry_close(f->reg);
     f->st->ops->close(f->st);
-    int rc = 0;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        rc |= unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rc |= rmdir(f->dir);
+    int rc = test_rm_tree(f->dir);
     free(f);
     return rc ? -1 : 0;
 }

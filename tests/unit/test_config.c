@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- a fake environment ---- */
 
 #define MAX_ENV 8
@@ -76,21 +78,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    int rc = 0;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[400];
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        if (unlink(p) != 0)
-            rc = -1;
-    }
-    if (d)
-        closedir(d);
-    if (rmdir(f->dir) != 0)
-        rc = -1;
+    int rc = test_rm_tree(f->dir);
     free(f);
     return rc;
 }

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- a store wrapper that can fail on demand ---- */
 
 struct flaky {
@@ -132,24 +134,6 @@ struct fx {
     struct registry *reg;
 };
 
-static int rm_tree(const char *dir)
-{
-    int rc = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0)
-            rc = -1;
-    }
-    if (d)
-        closedir(d);
-    return rmdir(dir) == 0 ? rc : -1;
-}
-
 static bool open_all(struct fx *f)
 {
     f->st = calloc(1, sizeof *f->st);
@@ -202,7 +186,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     close_all(f);
-    int rc = rm_tree(f->dir);
+    int rc = test_rm_tree(f->dir);
     free(f);
     return rc;
 }

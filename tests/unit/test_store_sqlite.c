@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define T0 1700000000000LL  /* a base time for readings, epoch ms */
 #define NOW 1790000000000LL /* "receipt time" handed to put_readings */
 
@@ -35,27 +37,6 @@ struct fx {
     char dir[64];
     struct store *st;
 };
-
-static int rm_tree(const char *dir)
-{
-    int rc = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rc |= rm_tree(p);
-        else if (unlink(p) != 0)
-            rc = -1;
-    }
-    if (d)
-        closedir(d);
-    return rmdir(dir) == 0 ? rc : -1;
-}
 
 static int setup(void **state)
 {
@@ -70,7 +51,7 @@ static int setup(void **state)
     }
     f->st = store_sqlite_open(f->dir);
     if (!f->st) {
-        rm_tree(f->dir);
+        test_rm_tree(f->dir);
         free(f);
         return -1;
     }
@@ -83,7 +64,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     if (f->st)
         f->st->ops->close(f->st);
-    int rc = rm_tree(f->dir);
+    int rc = test_rm_tree(f->dir);
     free(f);
     return rc;
 }
