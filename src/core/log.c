@@ -49,7 +49,7 @@ void log_json(enum log_level lvl, const char *msg, json_t *fields)
     if (fields)
         json_object_update(o, fields);
     json_decref(fields);
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(o);
     if (!line)
         return;
