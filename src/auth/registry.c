@@ -17,7 +17,11 @@ struct keyref {
 
 struct registry {
     struct store *st;
-    pthread_rwlock_t lock;
+    pthread_rwlock_t lock;  /* readers: every request; writers: brief map updates */
+    pthread_mutex_t wmu;    /* serializes changes; held across store I/O, which
+                             * then never blocks authentication. Holders may
+                             * read the maps without the rwlock (only they
+                             * change them, under both locks). */
     struct strmap devices;  /* id -> struct device* */
     struct strmap gateways; /* id -> struct gateway* (devices sorted) */
     struct strmap keys;     /* key hash -> struct keyref* */
@@ -175,6 +179,7 @@ struct registry *registry_open(struct store *st)
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&r->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&r->wmu, NULL);
     struct load_ctx c = {r, true};
     if (st->ops->devices_load(st, load_device, &c) != CB_OK || !c.ok ||
         st->ops->gateways_load(st, load_gateway, &c) != CB_OK || !c.ok) {
@@ -213,6 +218,7 @@ void registry_close(struct registry *r)
     strmap_free(&r->gateways);
     strmap_free(&r->keys);
     pthread_rwlock_destroy(&r->lock);
+    pthread_mutex_destroy(&r->wmu);
     free(r);
 }
 
@@ -340,18 +346,22 @@ cb_err registry_device_create(struct registry *r, struct device *d, char key[SEC
         return CB_ERR_INTERNAL;
     secret_hash(key, strlen(key), d->key_hash);
     d->created_ms = time_now_ms();
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     cb_err rc =
         strmap_get(&r->devices, d->id) ? CB_ERR_CONFLICT : r->st->ops->device_create(r->st, d);
-    if (rc == CB_OK && !device_insert(r, d))
-        rc = CB_ERR_NOMEM;
-    pthread_rwlock_unlock(&r->lock);
+    if (rc == CB_OK) {
+        pthread_rwlock_wrlock(&r->lock);
+        if (!device_insert(r, d))
+            rc = CB_ERR_NOMEM;
+        pthread_rwlock_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
 cb_err registry_device_update(struct registry *r, const struct device *d)
 {
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     struct device *cur = strmap_get(&r->devices, d->id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
@@ -360,17 +370,17 @@ cb_err registry_device_update(struct registry *r, const struct device *d)
         upd.created_ms = cur->created_ms;
         memcpy(upd.key_hash, cur->key_hash, sizeof upd.key_hash);
         rc = r->st->ops->device_update(r->st, &upd);
+        struct device c;
+        if (rc == CB_OK && !device_copy(&c, &upd))
+            rc = CB_ERR_NOMEM;
         if (rc == CB_OK) {
-            struct device c;
-            if (device_copy(&c, &upd)) {
-                device_clear(cur);
-                *cur = c;
-            } else {
-                rc = CB_ERR_NOMEM;
-            }
+            pthread_rwlock_wrlock(&r->lock);
+            device_clear(cur);
+            *cur = c;
+            pthread_rwlock_unlock(&r->lock);
         }
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
@@ -389,15 +399,18 @@ static void gateway_forget(void *arg, const char *key, void *val)
 cb_err registry_device_delete(struct registry *r, const char *id)
 {
     /* Unpublish first (its key stops working at once), then delete in the
-     * store without the lock: purging a device's readings can take long,
-     * and every request authenticates through this lock. */
+     * store without the rwlock: purging a device's readings can take long,
+     * and every request authenticates through that lock. */
+    pthread_mutex_lock(&r->wmu);
     pthread_rwlock_wrlock(&r->lock);
     struct device *cur = strmap_del(&r->devices, id);
     if (cur)
         key_del(r, cur->key_hash);
     pthread_rwlock_unlock(&r->lock);
-    if (!cur)
+    if (!cur) {
+        pthread_mutex_unlock(&r->wmu);
         return CB_ERR_NOT_FOUND;
+    }
     cb_err rc = r->st->ops->device_delete(r->st, cur);
     pthread_rwlock_wrlock(&r->lock);
     if (rc == CB_OK) {
@@ -411,6 +424,7 @@ cb_err registry_device_delete(struct registry *r, const char *id)
                 cur->id);
     }
     pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     device_clear(cur);
     free(cur);
     return rc;
@@ -420,7 +434,7 @@ cb_err registry_device_rotate(struct registry *r, const char *id, char key[SECRE
 {
     if (!secret_new_key("cbk_", key))
         return CB_ERR_INTERNAL;
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     struct device *cur = strmap_get(&r->devices, id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
@@ -428,15 +442,17 @@ cb_err registry_device_rotate(struct registry *r, const char *id, char key[SECRE
         secret_hash(key, strlen(key), upd.key_hash);
         rc = r->st->ops->device_update(r->st, &upd);
         if (rc == CB_OK) {
+            pthread_rwlock_wrlock(&r->lock);
             if (key_add(r, upd.key_hash, PRINCIPAL_DEVICE, cur->id)) {
                 key_del(r, cur->key_hash);
                 memcpy(cur->key_hash, upd.key_hash, sizeof cur->key_hash);
             } else {
                 rc = CB_ERR_NOMEM;
             }
+            pthread_rwlock_unlock(&r->lock);
         }
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
@@ -504,16 +520,21 @@ cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[S
         return CB_ERR_INTERNAL;
     secret_hash(key, strlen(key), g->key_hash);
     g->created_ms = time_now_ms();
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     gateway_prune(r, g);
     cb_err rc =
         strmap_get(&r->gateways, g->id) ? CB_ERR_CONFLICT : r->st->ops->gateway_create(r->st, g);
-    if (rc == CB_OK && !gateway_insert(r, g))
-        rc = CB_ERR_NOMEM;
-    pthread_rwlock_unlock(&r->lock);
+    if (rc == CB_OK) {
+        pthread_rwlock_wrlock(&r->lock);
+        if (!gateway_insert(r, g))
+            rc = CB_ERR_NOMEM;
+        pthread_rwlock_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
+/* Caller holds wmu. */
 static cb_err gateway_replace(struct registry *r, struct gateway *cur, const struct gateway *upd)
 {
     cb_err rc = r->st->ops->gateway_update(r->st, upd);
@@ -521,16 +542,19 @@ static cb_err gateway_replace(struct registry *r, struct gateway *cur, const str
         return rc;
     char old_hash[SECRET_HASH_LEN];
     memcpy(old_hash, cur->key_hash, sizeof old_hash);
-    if (!gateway_insert(r, upd)) /* replaces cur (and frees it) */
-        return CB_ERR_NOMEM;
-    if (strcmp(old_hash, upd->key_hash) != 0)
+    pthread_rwlock_wrlock(&r->lock);
+    if (!gateway_insert(r, upd)) { /* replaces cur (and frees it) */
+        rc = CB_ERR_NOMEM;
+    } else if (strcmp(old_hash, upd->key_hash) != 0) {
         key_del(r, old_hash);
-    return CB_OK;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
 }
 
 cb_err registry_gateway_update(struct registry *r, const struct gateway *g)
 {
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     struct gateway *cur = strmap_get(&r->gateways, g->id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
@@ -540,25 +564,27 @@ cb_err registry_gateway_update(struct registry *r, const struct gateway *g)
         gateway_prune(r, &upd);
         rc = gateway_replace(r, cur, &upd);
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
 cb_err registry_gateway_delete(struct registry *r, const char *id)
 {
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     struct gateway *cur = strmap_get(&r->gateways, id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
         rc = r->st->ops->gateway_delete(r->st, id);
         if (rc == CB_OK) {
+            pthread_rwlock_wrlock(&r->lock);
             key_del(r, cur->key_hash);
             strmap_del(&r->gateways, id);
+            pthread_rwlock_unlock(&r->lock);
             gateway_clear(cur);
             free(cur);
         }
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
 
@@ -566,7 +592,7 @@ cb_err registry_gateway_rotate(struct registry *r, const char *id, char key[SECR
 {
     if (!secret_new_key("cbg_", key))
         return CB_ERR_INTERNAL;
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->wmu);
     struct gateway *cur = strmap_get(&r->gateways, id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
@@ -574,6 +600,6 @@ cb_err registry_gateway_rotate(struct registry *r, const char *id, char key[SECR
         secret_hash(key, strlen(key), upd.key_hash);
         rc = gateway_replace(r, cur, &upd);
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
     return rc;
 }
