@@ -137,12 +137,9 @@ int cli_serve(int argc, char **argv)
     if (!token)
         log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: admin routes will answer 401");
     app.admin_token = token;
-    const char *names[64], *methods[64];
-    for (size_t i = 0; i < api_nroutes && i < 64; i++) {
-        names[i] = api_routes[i].pattern;
-        methods[i] = api_routes[i].method;
-    }
-    app.metrics = metrics_new(api_nroutes, names, methods);
+    app.metrics = metrics_new(api_nroutes);
+    for (size_t i = 0; app.metrics && i < api_nroutes; i++)
+        metrics_name_route(app.metrics, i, api_routes[i].method, api_routes[i].pattern);
     app.store = store_sqlite_open(config_get(&cfg, CFG_DATA));
     if (!app.metrics || !app.store)
         goto out;

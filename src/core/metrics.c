@@ -19,33 +19,45 @@ struct route_stats {
 
 struct metrics {
     size_t nroutes;
-    const char *const *names;
-    const char *const *methods;
+    const char **names; /* per route, borrowed strings */
+    const char **methods;
     struct route_stats *routes; /* nroutes + 1 */
     _Atomic uint64_t readings_stored, readings_duplicate;
 };
 
-struct metrics *metrics_new(size_t nroutes, const char *const *route_names,
-                            const char *const *route_methods)
+struct metrics *metrics_new(size_t nroutes)
 {
     struct metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    m->nroutes = nroutes;
     m->routes = calloc(nroutes + 1, sizeof *m->routes);
-    if (!m->routes) {
-        free(m);
+    m->names = calloc(nroutes + 1, sizeof *m->names);
+    m->methods = calloc(nroutes + 1, sizeof *m->methods);
+    if (!m->routes || !m->names || !m->methods) {
+        metrics_free(m);
         return NULL;
     }
-    m->nroutes = nroutes;
-    m->names = route_names;
-    m->methods = route_methods;
+    for (size_t i = 0; i < nroutes; i++)
+        m->names[i] = m->methods[i] = "";
     return m;
+}
+
+void metrics_name_route(struct metrics *m, size_t i, const char *method, const char *pattern)
+{
+    if (i < m->nroutes) {
+        m->methods[i] = method;
+        m->names[i] = pattern;
+    }
 }
 
 void metrics_free(struct metrics *m)
 {
-    if (m)
+    if (m) {
         free(m->routes);
+        free(m->names);
+        free(m->methods);
+    }
     free(m);
 }
 

@@ -7,10 +7,11 @@
 
 struct metrics;
 
-/* Creates counters for nroutes routes named by their patterns (borrowed; must
- * outlive the metrics). Index nroutes is used for requests matching no route. */
-struct metrics *metrics_new(size_t nroutes, const char *const *route_names,
-                            const char *const *route_methods);
+/* Creates counters for nroutes routes (index nroutes counts requests that
+ * matched no route). Name each with metrics_name_route. NULL if out of memory. */
+struct metrics *metrics_new(size_t nroutes);
+/* Labels route i; method and pattern are borrowed and must outlive m. */
+void metrics_name_route(struct metrics *m, size_t i, const char *method, const char *pattern);
 void metrics_free(struct metrics *m);
 
 /* Records one finished request. Lock-free. */

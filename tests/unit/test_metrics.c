@@ -13,8 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"/v1/readings", "/healthz"};
-static const char *const methods[] = {"POST", "GET"};
+static struct metrics *two_routes(void)
+{
+    struct metrics *m = metrics_new(2);
+    assert_non_null(m);
+    metrics_name_route(m, 0, "POST", "/v1/readings");
+    metrics_name_route(m, 1, "GET", "/healthz");
+    return m;
+}
 
 static char *render(struct metrics *m, struct buf *b)
 {
@@ -41,8 +47,7 @@ static double sample(const char *text, const char *prefix)
 
 static void test_counts_by_route_and_status(void **state)
 {
-    struct metrics *m = metrics_new(2, names, methods);
-    assert_non_null(m);
+    struct metrics *m = two_routes();
     metrics_request(m, 0, 201, 300000);  /* 0.3 ms */
     metrics_request(m, 0, 201, 2000000); /* 2 ms */
     metrics_request(m, 0, 422, 100000);
@@ -74,7 +79,7 @@ static void test_counts_by_route_and_status(void **state)
 
 static void test_histogram_is_cumulative(void **state)
 {
-    struct metrics *m = metrics_new(2, names, methods);
+    struct metrics *m = two_routes();
     metrics_request(m, 0, 201, 300000);     /* <= 0.0005 */
     metrics_request(m, 0, 201, 2000000);    /* <= 0.0025 */
     metrics_request(m, 0, 201, 5000000000); /* 5 s: only +Inf */
