@@ -23,11 +23,6 @@ static json_t *gateway_json(const struct gateway *g)
                      created);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
 /* Reads name and devices from body into g. Replies 422 on error. */
 static bool gateway_fields(struct app *app, struct http_req *req, const json_t *body,
                            struct gateway *g, bool require_devices)
@@ -85,15 +80,9 @@ static bool gateway_fields(struct app *app, struct http_req *req, const json_t *
         return false;
     }
     json_decref(unknown);
-    /* Sorted and without repeats, as stored and shown. */
-    qsort(ids, n, sizeof *ids, cmp_id);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || strcmp(ids[u - 1], ids[i]) != 0)
-            memmove(ids[u++], ids[i], sizeof *ids);
-    free(g->devices);
+    free(g->devices); /* the registry sorts and de-duplicates it */
     g->devices = ids;
-    g->ndevices = u;
+    g->ndevices = n;
     return true;
 }
 

@@ -126,8 +126,7 @@ static bool gateway_insert(struct registry *r, const struct gateway *g)
         free(c);
         return false;
     }
-    if (c->ndevices > 1)
-        qsort(c->devices, c->ndevices, sizeof *c->devices, cmp_id);
+    /* Lists arrive sorted: normalized on create/update, ORDER BY on load. */
     void *old = NULL;
     if (!key_add(r, c->key_hash, PRINCIPAL_GATEWAY, c->id)) {
         gateway_clear(c);
@@ -503,14 +502,21 @@ cb_err registry_gateway_list(struct registry *r, struct gateway **out, size_t *n
     return CB_OK;
 }
 
-/* Drops ids of devices that no longer exist (deleted since the caller
- * checked them). Caller holds the write lock. */
-static void gateway_prune(struct registry *r, struct gateway *g)
+/* The one place a gateway's device list takes its stored form: sorted,
+ * without repeats, and only devices that exist now (one deleted since the
+ * caller checked must not be granted to a later device with its id).
+ * Caller holds wmu. */
+static void gateway_normalize(struct registry *r, struct gateway *g)
 {
+    if (g->ndevices > 1)
+        qsort(g->devices, g->ndevices, sizeof *g->devices, cmp_id);
     size_t u = 0;
-    for (size_t i = 0; i < g->ndevices; i++)
+    for (size_t i = 0; i < g->ndevices; i++) {
+        if (u && strcmp(g->devices[u - 1], g->devices[i]) == 0)
+            continue;
         if (strmap_get(&r->devices, g->devices[i]))
             memmove(g->devices[u++], g->devices[i], sizeof *g->devices);
+    }
     g->ndevices = u;
 }
 
@@ -521,7 +527,7 @@ cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[S
     secret_hash(key, strlen(key), g->key_hash);
     g->created_ms = time_now_ms();
     pthread_mutex_lock(&r->wmu);
-    gateway_prune(r, g);
+    gateway_normalize(r, g);
     cb_err rc =
         strmap_get(&r->gateways, g->id) ? CB_ERR_CONFLICT : r->st->ops->gateway_create(r->st, g);
     if (rc == CB_OK) {
@@ -552,16 +558,16 @@ static cb_err gateway_replace(struct registry *r, struct gateway *cur, const str
     return rc;
 }
 
-cb_err registry_gateway_update(struct registry *r, const struct gateway *g)
+cb_err registry_gateway_update(struct registry *r, struct gateway *g)
 {
     pthread_mutex_lock(&r->wmu);
     struct gateway *cur = strmap_get(&r->gateways, g->id);
     cb_err rc = CB_ERR_NOT_FOUND;
     if (cur) {
+        gateway_normalize(r, g);
         struct gateway upd = *g;
         memcpy(upd.key_hash, cur->key_hash, sizeof upd.key_hash);
         upd.created_ms = cur->created_ms;
-        gateway_prune(r, &upd);
         rc = gateway_replace(r, cur, &upd);
     }
     pthread_mutex_unlock(&r->wmu);

@@ -49,9 +49,11 @@ cb_err registry_device_rotate(struct registry *r, const char *id, char key[SECRE
 
 cb_err registry_gateway_get(struct registry *r, const char *id, struct gateway *out);
 cb_err registry_gateway_list(struct registry *r, struct gateway **out, size_t *n);
+/* Create and update bring g's device list to its stored form in place:
+ * sorted, unique, registered devices only. */
 cb_err registry_gateway_create(struct registry *r, struct gateway *g, char key[SECRET_KEY_LEN]);
 /* Replaces name and device list (matched by id). */
-cb_err registry_gateway_update(struct registry *r, const struct gateway *g);
+cb_err registry_gateway_update(struct registry *r, struct gateway *g);
 cb_err registry_gateway_delete(struct registry *r, const char *id);
 cb_err registry_gateway_rotate(struct registry *r, const char *id, char key[SECRET_KEY_LEN]);
 
