@@ -532,6 +532,35 @@ class CliTest(HttpTestCase):
         p = self.run_bin()
         self.assertEqual(p.returncode, 2)
 
+    def test_serve_bad_settings_exit_with_a_message(self):
+        # each bad setting: a non-zero exit before listening, and stderr
+        # naming what to fix; nothing is left running
+        d = tempfile.mkdtemp(prefix="carbon-cli-")
+        self.addCleanup(shutil.rmtree, d, True)
+        missing_cfg = os.path.join(d, "no-such.conf")
+        cases = [
+            (["--threads", "0"], 2, "threads"),
+            (["--threads", "abc"], 2, "threads"),
+            (["--log-level", "loud"], 2, "log level"),
+            (["--listen", "127.0.0.1"], 2, "HOST:PORT"),
+            (["--listen", "127.0.0.1:70000"], 2, "HOST:PORT"),
+            (["stray-argument"], 2, "unexpected argument"),
+            (["--config", missing_cfg], 2, "no-such.conf"),
+        ]
+        for args, code, words in cases:
+            with self.subTest(args=args):
+                p = self.run_bin("serve", "--data", os.path.join(d, "data"), *args)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertIn(words, p.stderr.decode())
+        # a too-short admin token: exit 1 with a JSON error line
+        env = clean_env({"CARBON_ADMIN_TOKEN": "short"})
+        p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
+                            os.path.join(d, "data2")], env=env, capture_output=True,
+                           timeout=20, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("16 to 256 bytes", p.stderr.decode())
+        self.assertNotIn("short", p.stderr.decode().replace("16 to 256", ""))
+
     def test_serve_unknown_flag_exits_2(self):
         p = self.run_bin("serve", "--bogus")
         self.assertEqual(p.returncode, 2)
