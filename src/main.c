@@ -10,6 +10,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"serve", cli_serve, "run the API on the embedded database (carbon serve --help)"},
+    {"alert", cli_alert, "list or acknowledge the alarms of a running server"},
     {"version", cli_version, "print the version of carbon and its libraries"},
 };
 

@@ -46,6 +46,13 @@ void api_gateways_patch(struct app *app, struct http_req *req);
 void api_gateways_delete(struct app *app, struct http_req *req);
 void api_gateways_rotate(struct app *app, struct http_req *req);
 
+/* alerts.c */
+void api_alerts_list(struct app *app, struct http_req *req);
+void api_alerts_get(struct app *app, struct http_req *req);
+void api_alerts_ack(struct app *app, struct http_req *req);
+void api_alerts_mute(struct app *app, struct http_req *req);
+void api_alerts_create(struct app *app, struct http_req *req);
+
 /* seed.c: the original service's routes */
 void api_seed_tables(struct app *app, struct http_req *req);
 void api_seed_item_get(struct app *app, struct http_req *req);

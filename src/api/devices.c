@@ -2,7 +2,9 @@
  * delete, rotate key. */
 #include "api/api.h"
 
+#include "alarm/settings.h"
 #include "core/jsonv.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #include <stdio.h>
@@ -10,8 +12,6 @@
 #include <string.h>
 
 #define DEFAULT_OFFLINE_AFTER_S 600
-#define DEFAULT_WARN_PPM 30
-#define DEFAULT_ALARM_PPM 50
 
 static json_t *json_text_or(const char *text, json_t *fallback)
 {
@@ -34,12 +34,10 @@ static json_t *device_json(struct app *app, const struct device *d)
     rfc3339_format(d->created_ms, created);
     struct device_live live = {0};
     app->store->ops->device_live(app->store, d->seq, &live);
-    json_t *thr = json_text_or(d->thresholds, json_object());
-    /* Always show the effective thresholds, defaults included. */
-    if (!json_object_get(thr, "warn_ppm"))
-        json_object_set_new(thr, "warn_ppm", json_integer(DEFAULT_WARN_PPM));
-    if (!json_object_get(thr, "alarm_ppm"))
-        json_object_set_new(thr, "alarm_ppm", json_integer(DEFAULT_ALARM_PPM));
+    /* Always show the effective settings, defaults included. */
+    struct alarm_config cfg;
+    alarm_settings_config(d->thresholds, d->offline_after_s, &cfg);
+    json_t *thr = alarm_settings_json(&cfg);
     int64_t now = app->now_ms();
     bool online = live.last_seen_ms && now - live.last_seen_ms <= d->offline_after_s * 1000;
     json_t *seen = json_null();
@@ -48,15 +46,15 @@ static json_t *device_json(struct app *app, const struct device *d)
         rfc3339_format(live.last_seen_ms, ts);
         seen = json_string(ts);
     }
-    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o}", "id", d->id, "name",
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s}", "id", d->id, "name",
                      opt_str(d->name), "location", opt_str(d->location), "owner", opt_str(d->owner),
                      "thresholds", thr, "calibration", json_text_or(d->calibration, json_object()),
                      "offline_after_s", (json_int_t)d->offline_after_s, "created_at", created,
                      "last_seen", seen, "status", online ? "online" : "offline", "last_reading",
-                     live.has_last ? api_reading_json(d->id, &live.last) : json_null());
+                     live.has_last ? api_reading_json(d->id, &live.last) : json_null(), "standard",
+                     alarm_standard_get(cfg.standard)->name);
 }
 
-static const char *const threshold_keys[] = {"warn_ppm", "alarm_ppm", NULL};
 static const char *const calibration_keys[] = {
     "r0_ohms", "rl_ohms", "divider_ratio", "adc_bits", "vref_volts", "vc_volts", NULL};
 
@@ -78,48 +76,27 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
     if (!jv_string(body, "name", false, 0, 128, &name, &has_name, &e) ||
         !jv_string(body, "location", false, 0, 256, &location, &has_loc, &e) ||
         !jv_string(body, "owner", false, 0, 64, &owner, &has_owner, &e) ||
-        !jv_int(body, "offline_after_s", false, 30, 30 * 86400, &off, &has_off, &e))
+        !jv_int(body, "offline_after_s", false, 10, 30 * 86400, &off, &has_off, &e))
         goto bad;
+    /* The alarm settings: "thresholds", and "standard" as a shorthand for
+     * thresholds.standard. A patch changes only the keys it names; the
+     * merged result is checked as a whole (never silently reset a level). */
     const json_t *thr = json_object_get(body, "thresholds");
+    const json_t *std = json_object_get(body, "standard");
     char *thr_text = NULL, *cal_text = NULL;
-    if (thr && !json_is_null(thr)) {
-        double warn = DEFAULT_WARN_PPM, alarm = DEFAULT_ALARM_PPM;
-        if (!json_is_object(thr)) {
-            jv_fail(&e, "thresholds", "must be an object like {\"warn_ppm\":30,\"alarm_ppm\":50}");
+    if ((thr && !json_is_null(thr)) || std) {
+        json_t *patch = thr && json_is_object(thr)  ? json_copy((json_t *)thr)
+                        : thr && !json_is_null(thr) ? json_incref((json_t *)thr)
+                                                    : json_object();
+        if (std && json_is_object(patch))
+            json_object_set(patch, "standard", (json_t *)std);
+        bool ok = alarm_settings_merge(d->thresholds, patch, &thr_text, &e);
+        json_decref(patch);
+        if (!ok) {
+            if (strcmp(e.field, "thresholds") != 0 && strcmp(e.field, "standard") != 0)
+                prefix_field(&e, "thresholds");
             goto bad;
         }
-        if (!jv_only_keys(thr, threshold_keys, &e) ||
-            !jv_number(thr, "warn_ppm", false, 1, 10000, &warn, NULL, &e) ||
-            !jv_number(thr, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e)) {
-            prefix_field(&e, "thresholds");
-            goto bad;
-        }
-        /* A patch changes only the keys it names: merge onto what is stored,
-         * and check the merged result (never silently reset a level). */
-        json_t *merged = d->thresholds ? json_loads(d->thresholds, 0, NULL) : NULL;
-        if (!json_is_object(merged)) {
-            json_decref(merged);
-            merged = json_object();
-        }
-        json_object_update(merged, (json_t *)thr);
-        /* null resets a level to its default */
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(merged, tmp, k, v)
-        {
-            if (json_is_null(v))
-                json_object_del(merged, k);
-        }
-        jv_number(merged, "warn_ppm", false, 1, 10000, &warn, NULL, &e);
-        jv_number(merged, "alarm_ppm", false, 1, 10000, &alarm, NULL, &e);
-        if (warn >= alarm) {
-            json_decref(merged);
-            jv_fail(&e, "thresholds", "warn_ppm (%g) must be below alarm_ppm (%g)", warn, alarm);
-            goto bad;
-        }
-        thr_text = json_dumps(merged, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(merged);
     }
     const json_t *cal = json_object_get(body, "calibration");
     if (cal && !json_is_null(cal)) {
@@ -172,8 +149,9 @@ bad:
     return false;
 }
 
-static const char *const device_keys[] = {"id",         "name",        "location",        "owner",
-                                          "thresholds", "calibration", "offline_after_s", NULL};
+static const char *const device_keys[] = {
+    "id",       "name",        "location",        "owner", "thresholds",
+    "standard", "calibration", "offline_after_s", NULL};
 
 void api_devices_create(struct app *app, struct http_req *req)
 {
@@ -212,6 +190,8 @@ void api_devices_create(struct app *app, struct http_req *req)
         goto out;
     }
     http_log_device(req, d.id);
+    if (app->alarms && alarm_service_device(app->alarms, &d) != CB_OK)
+        log_msg(LOG_ERROR, "device %s: alarm engine out of memory", d.id);
     json_t *o = device_json(app, &d);
     json_object_set_new(o, "api_key", json_string(key));
     memset(key, 0, sizeof key);
@@ -264,11 +244,13 @@ void api_devices_patch(struct app *app, struct http_req *req)
         return;
     struct jv_err e;
     static const char *const patch_keys[] = {
-        "name", "location", "owner", "thresholds", "calibration", "offline_after_s", NULL};
+        "name",     "location",    "owner",           "thresholds",
+        "standard", "calibration", "offline_after_s", NULL};
     if (!json_is_object(body) || !jv_only_keys(body, patch_keys, &e)) {
         http_reply_error(req, CB_ERR_VALIDATION, "%s",
                          json_is_object(body) ? "only name, location, owner, thresholds, "
-                                                "calibration and offline_after_s can be changed"
+                                                "standard, calibration and offline_after_s can "
+                                                "be changed"
                                               : "the body must be a JSON object");
         goto out;
     }
@@ -285,6 +267,8 @@ void api_devices_patch(struct app *app, struct http_req *req)
         api_reply_err(req, rc, "device", d.id);
         goto out;
     }
+    if (app->alarms && alarm_service_device(app->alarms, &d) != CB_OK)
+        log_msg(LOG_ERROR, "device %s: alarm engine out of memory", d.id);
     http_log_device(req, d.id);
     http_reply_json(req, 200, device_json(app, &d));
 out:
@@ -295,7 +279,11 @@ out:
 
 void api_devices_delete(struct app *app, struct http_req *req)
 {
+    uint32_t seq = 0;
+    registry_device_seq(app->reg, http_param(req, 0), &seq);
     cb_err rc = registry_device_delete(app->reg, http_param(req, 0));
+    if (rc == CB_OK && app->alarms)
+        alarm_service_forget(app->alarms, seq);
     if (rc != CB_OK) {
         api_reply_err(req, rc, "device", http_param(req, 0));
         return;

@@ -20,6 +20,7 @@ struct ingest {
     uint8_t *dup;
     size_t n;
     json_t *seed_item; /* non-NULL: answer in the seed's POST /Dynamo/item shape */
+    int64_t now;       /* receipt time */
     cb_err err;        /* set by ingest_done */
 };
 
@@ -53,6 +54,9 @@ static void ingest_reply(struct http_req *req, void *arg)
         for (size_t i = 0; i < ig->n; i++)
             dups += ig->dup[i];
         metrics_readings(ig->app->metrics, ig->n - dups, dups);
+        /* The alarm decision, in the request that stored the readings. */
+        if (ig->app->alarms)
+            alarm_service_readings(ig->app->alarms, ig->r, ig->dup, ig->n, ig->now);
         if (ig->seed_item) {
             http_reply_json(req, 201,
                             json_pack("{s:O,s:b}", "Item", ig->seed_item, "write_successful", 1));
@@ -74,6 +78,7 @@ static void ingest_reply(struct http_req *req, void *arg)
  * Takes ig in every case. */
 static void ingest_submit(struct app *app, struct http_req *req, struct ingest *ig, int64_t now)
 {
+    ig->now = now;
     /* Suspend first: the store may finish (and resume) before put returns. */
     http_suspend(req, ingest_reply, ig);
     cb_err rc =

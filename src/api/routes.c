@@ -20,6 +20,12 @@ const struct route api_routes[] = {
     {"PATCH", "/v1/gateways/{id}", api_gateways_patch, ACCESS_ADMIN},
     {"DELETE", "/v1/gateways/{id}", api_gateways_delete, ACCESS_ADMIN},
     {"POST", "/v1/gateways/{id}/keys", api_gateways_rotate, ACCESS_ADMIN},
+    /* Alarms (SPEC 5) */
+    {"GET", "/v1/alerts", api_alerts_list, ACCESS_READER},
+    {"POST", "/v1/alerts", api_alerts_create, ACCESS_READER},
+    {"GET", "/v1/alerts/{id}", api_alerts_get, ACCESS_READER},
+    {"POST", "/v1/alerts/{id}/ack", api_alerts_ack, ACCESS_READER},
+    {"POST", "/v1/alerts/{id}/mute", api_alerts_mute, ACCESS_READER},
     /* The seed's reading routes (SPEC 8) */
     {"GET", "/Dynamo/tables", api_seed_tables, ACCESS_READER},
     {"GET", "/Dynamo/items/latest", api_seed_items_latest, ACCESS_READER},

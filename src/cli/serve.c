@@ -3,6 +3,7 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "alarm/service.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ALARM_TICK_MS 1000 /* offline detection and mute ends: within a second */
 
 static void serve_usage(FILE *out)
 {
@@ -37,6 +40,21 @@ static void serve_usage(FILE *out)
 static const char *env_get(const char *name)
 {
     return getenv(name);
+}
+
+/* Starts the alarm engine over every registered device (ticking each second). */
+static struct alarm_service *open_alarms(struct app *app)
+{
+    struct device *list = NULL;
+    size_t n = 0;
+    if (registry_device_list(app->reg, &list, &n) != CB_OK)
+        return NULL;
+    struct alarm_service *s =
+        alarm_service_open(app->store, app->metrics, list, n, app->now_ms, ALARM_TICK_MS);
+    for (size_t i = 0; i < n; i++)
+        device_clear(&list[i]);
+    free(list);
+    return s;
 }
 
 int cli_serve(int argc, char **argv)
@@ -144,7 +162,7 @@ int cli_serve(int argc, char **argv)
     if (!app.metrics || !app.store)
         goto out;
     app.reg = registry_open(app.store);
-    if (!app.reg)
+    if (!app.reg || !(app.alarms = open_alarms(&app)))
         goto out;
     http = http_start(&app, host, port, (unsigned)threads, api_routes, api_nroutes);
     if (!http)
@@ -160,6 +178,7 @@ int cli_serve(int argc, char **argv)
     rc = 0;
 out:
     http_stop(http, 0);
+    alarm_service_close(app.alarms); /* after HTTP: no reading is evaluated any more */
     registry_close(app.reg);
     if (app.store)
         app.store->ops->close(app.store);

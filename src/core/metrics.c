@@ -1,6 +1,8 @@
 /* metrics.c - process counters and latency histograms, Prometheus text output. */
 #include "core/metrics.h"
 
+#include "alarm/alarm.h"
+
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -23,6 +25,8 @@ struct metrics {
     const char **methods;
     struct route_stats *routes; /* nroutes + 1 */
     _Atomic uint64_t readings_stored, readings_duplicate;
+    _Atomic uint64_t alarm_events[ALARM_NKINDS][METRICS_ALARM_EVENTS];
+    _Atomic uint64_t alarm_readings, alarm_late, alarm_store_errors;
 };
 
 struct metrics *metrics_new(size_t nroutes)
@@ -87,6 +91,23 @@ void metrics_readings(struct metrics *m, uint64_t stored, uint64_t duplicates)
 {
     atomic_fetch_add_explicit(&m->readings_stored, stored, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->readings_duplicate, duplicates, memory_order_relaxed);
+}
+
+void metrics_alarm_event(struct metrics *m, int kind, int event)
+{
+    if (kind >= 0 && kind < ALARM_NKINDS && event >= 0 && event < METRICS_ALARM_EVENTS)
+        atomic_fetch_add_explicit(&m->alarm_events[kind][event], 1, memory_order_relaxed);
+}
+
+void metrics_alarm_readings(struct metrics *m, uint64_t evaluated, uint64_t late)
+{
+    atomic_fetch_add_explicit(&m->alarm_readings, evaluated, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->alarm_late, late, memory_order_relaxed);
+}
+
+void metrics_alarm_store_error(struct metrics *m)
+{
+    atomic_fetch_add_explicit(&m->alarm_store_errors, 1, memory_order_relaxed);
 }
 
 static uint64_t ld(_Atomic uint64_t *v)
@@ -157,5 +178,29 @@ bool metrics_render(struct metrics *m, struct buf *o)
                      "carbon_readings_duplicate_total %llu\n",
                      (unsigned long long)ld(&m->readings_stored),
                      (unsigned long long)ld(&m->readings_duplicate));
+    ok &= buf_puts(o, "# HELP carbon_alarm_events_total Alarm events by kind and event "
+                      "(raised, updated, cleared, rearmed).\n"
+                      "# TYPE carbon_alarm_events_total counter\n");
+    for (int k = 0; k < ALARM_NKINDS; k++)
+        for (int e = 0; e < METRICS_ALARM_EVENTS; e++)
+            ok &= buf_printf(o, "carbon_alarm_events_total{kind=\"%s\",event=\"%s\"} %llu\n",
+                             alarm_kind_name((enum alarm_kind)k),
+                             alarm_event_name((enum alarm_event_type)e),
+                             (unsigned long long)ld(&m->alarm_events[k][e]));
+    ok &= buf_printf(o,
+                     "# HELP carbon_alarm_readings_total Readings evaluated by the alarm engine.\n"
+                     "# TYPE carbon_alarm_readings_total counter\n"
+                     "carbon_alarm_readings_total %llu\n"
+                     "# HELP carbon_alarm_late_readings_total Readings older than the device's "
+                     "newest (stored; they move no alarm clock).\n"
+                     "# TYPE carbon_alarm_late_readings_total counter\n"
+                     "carbon_alarm_late_readings_total %llu\n"
+                     "# HELP carbon_alarm_store_errors_total Alarm records that could not be "
+                     "written at once (retried).\n"
+                     "# TYPE carbon_alarm_store_errors_total counter\n"
+                     "carbon_alarm_store_errors_total %llu\n",
+                     (unsigned long long)ld(&m->alarm_readings),
+                     (unsigned long long)ld(&m->alarm_late),
+                     (unsigned long long)ld(&m->alarm_store_errors));
     return ok;
 }

@@ -18,6 +18,13 @@ void metrics_free(struct metrics *m);
 void metrics_request(struct metrics *m, size_t route, unsigned status, int64_t duration_ns);
 void metrics_readings(struct metrics *m, uint64_t stored, uint64_t duplicates);
 
+/* Alarm engine: an event (enum alarm_event_type) of a kind (enum alarm_kind);
+ * readings evaluated (late: older than the newest); failed alarm writes. */
+#define METRICS_ALARM_EVENTS 4
+void metrics_alarm_event(struct metrics *m, int kind, int event);
+void metrics_alarm_readings(struct metrics *m, uint64_t evaluated, uint64_t late);
+void metrics_alarm_store_error(struct metrics *m);
+
 /* Appends the Prometheus text exposition. False if out of memory. */
 bool metrics_render(struct metrics *m, struct buf *out);
 

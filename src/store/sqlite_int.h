@@ -117,6 +117,15 @@ cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64
 cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_t to,
                             store_scan_fn fn, void *arg);
 cb_err sqlite_device_live(struct store *st, uint32_t dev, struct device_live *out);
+/* Alarms (sqlite_alerts.c), on main_admin under admin_mu. */
+cb_err sqlite_alarm_commit(struct store *st, struct alert *a, size_t na, const struct alarm_blob *b,
+                           size_t nb);
+cb_err sqlite_alerts_query(struct store *st, const struct alert_filter *f, struct alert **out,
+                           size_t *n);
+cb_err sqlite_alert_get(struct store *st, int64_t id, struct alert *out);
+cb_err sqlite_alarm_load(struct store *st, store_blob_fn states,
+                         void (*active)(void *, const struct alert *), void *arg);
+
 /* Loads unapplied journal rows and per-device state at open. */
 bool sqlite_ingest_recover(struct sqlite_store *s);
 

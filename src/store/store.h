@@ -42,6 +42,43 @@ struct gateway {
     size_t ndevices;
 };
 
+/* One alarm of one device (SPEC 5); the alarm engine's events become these
+ * records. State: active/cleared x acknowledged or not. */
+struct alert {
+    int64_t id; /* assigned by the store on first write (0 = new) */
+    uint32_t dev;
+    uint8_t kind;     /* enum alarm_kind */
+    uint8_t severity; /* enum alarm_severity */
+    bool active, acked;
+    int64_t raised_ms;  /* when the condition began (reading ts; clock for offline/manual) */
+    int64_t updated_ms; /* last change of peak, severity or state */
+    int64_t cleared_ms; /* 0 = not cleared */
+    int64_t acked_ms;   /* 0 = not acknowledged */
+    int64_t muted_until_ms;
+    int64_t recorded_ms; /* server clock when it was raised */
+    double trigger_ppm, peak_ppm;
+    char acked_by[65];
+    char message[257]; /* manual alarms */
+};
+
+/* Which alerts alerts_query returns: newest first (by id). */
+struct alert_filter {
+    uint32_t dev;      /* 0 = any */
+    int kind;          /* -1 = any */
+    int active, acked; /* -1 = any, else 0 / 1 */
+    int64_t from, to;  /* raised_ms in [from, to) */
+    int64_t before_id; /* cursor: ids below this (0 = from the newest) */
+    size_t limit;
+};
+
+/* The alarm engine's state of a device, as opaque bytes. */
+struct alarm_blob {
+    uint32_t dev;
+    const void *data;
+    size_t len;
+};
+typedef void (*store_blob_fn)(void *arg, uint32_t dev, const void *data, size_t len);
+
 /* Live per-device facts kept by the store (not part of the device record). */
 struct device_live {
     int64_t last_seen_ms; /* receipt time of the last stored reading; 0 = never */
@@ -118,6 +155,19 @@ struct store_ops {
     cb_err (*gateway_update)(struct store *s, const struct gateway *g);
     cb_err (*gateway_delete)(struct store *s, const char *id);
     cb_err (*gateways_load)(struct store *s, store_gateway_fn fn, void *arg);
+
+    /* Alarms. alarm_commit writes alerts (inserting those with id 0 and
+     * setting their id) and engine states in one durable transaction. */
+    cb_err (*alarm_commit)(struct store *s, struct alert *a, size_t na, const struct alarm_blob *b,
+                           size_t nb);
+    /* Alerts matching f, newest first, at most f->limit; *out malloc'd. */
+    cb_err (*alerts_query)(struct store *s, const struct alert_filter *f, struct alert **out,
+                           size_t *n);
+    /* CB_ERR_NOT_FOUND if there is no such alert. */
+    cb_err (*alert_get)(struct store *s, int64_t id, struct alert *out);
+    /* Every saved engine state, and every active alert (to resume them). */
+    cb_err (*alarm_load)(struct store *s, store_blob_fn states,
+                         void (*active)(void *, const struct alert *), void *arg);
 };
 
 struct store {

@@ -39,6 +39,18 @@ static const char *const main_migrations[] = {
     " PRIMARY KEY(dev, ts)) WITHOUT ROWID;"
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;"
     "INSERT INTO meta VALUES('journal_applied', 0);",
+    /* 2: alarms (SPEC 5) */
+    "CREATE TABLE alerts("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " dev INTEGER NOT NULL, kind INTEGER NOT NULL, severity INTEGER NOT NULL,"
+    " active INTEGER NOT NULL, acked INTEGER NOT NULL,"
+    " raised_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, cleared_ms INTEGER NOT NULL,"
+    " acked_ms INTEGER NOT NULL, acked_by TEXT, muted_until_ms INTEGER NOT NULL,"
+    " recorded_ms INTEGER NOT NULL, trigger_ppm REAL NOT NULL, peak_ppm REAL NOT NULL,"
+    " message TEXT);"
+    "CREATE INDEX alerts_dev ON alerts(dev, id);"
+    "CREATE INDEX alerts_active ON alerts(active) WHERE active;"
+    "CREATE TABLE alarm_state(dev INTEGER PRIMARY KEY, state BLOB NOT NULL);",
 };
 
 static const char *const journal_migrations[] = {
@@ -316,6 +328,14 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
     }
+    char alarms[128]; /* an integer in SQL text: nothing to inject */
+    snprintf(alarms, sizeof alarms,
+             "DELETE FROM alerts WHERE dev=%u; DELETE FROM alarm_state WHERE dev=%u;", d->seq,
+             d->seq);
+    if (!sqlite_exec(s->main_admin, alarms, "device delete")) {
+        sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
+        goto out;
+    }
     rc = sqlite_exec(s->main_admin, "COMMIT", "device delete") ? CB_OK : CB_ERR_IO;
     if (rc != CB_OK)
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
@@ -586,6 +606,10 @@ static const struct store_ops sqlite_ops = {
     .gateway_update = sq_gateway_update,
     .gateway_delete = sq_gateway_delete,
     .gateways_load = sq_gateways_load,
+    .alarm_commit = sqlite_alarm_commit,
+    .alerts_query = sqlite_alerts_query,
+    .alert_get = sqlite_alert_get,
+    .alarm_load = sqlite_alarm_load,
 };
 
 static bool mkdir_p(const char *dir)

@@ -1,0 +1,143 @@
+/* client.c - the CLI's HTTP client for a running server (libcurl). */
+#include "cli/client.h"
+
+#include "core/buf.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLIENT_MAX_ANSWER (64 * 1024 * 1024)
+
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+bool client_init(struct client *c, const char *cmd, const char *server, const char *config_path)
+{
+    struct config cfg;
+    const char *flags[CFG__COUNT] = {0};
+    char err[512];
+    memset(c, 0, sizeof *c);
+    if (!config_load(&cfg, flags, config_path, env_get, err, sizeof err)) {
+        fprintf(stderr, "carbon %s: %s\n", cmd, err);
+        config_free(&cfg);
+        return false;
+    }
+    bool ok = true;
+    if (server) {
+        if (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0) {
+            fprintf(stderr, "carbon %s: --server must be an http:// or https:// URL\n", cmd);
+            ok = false;
+        } else if ((size_t)snprintf(c->base, sizeof c->base, "%s", server) >= sizeof c->base) {
+            fprintf(stderr, "carbon %s: --server is too long\n", cmd);
+            ok = false;
+        }
+    } else {
+        char host[256];
+        unsigned port;
+        if (!config_parse_listen(config_get(&cfg, CFG_LISTEN), host, sizeof host, &port)) {
+            fprintf(stderr, "carbon %s: CARBON_LISTEN is not HOST:PORT\n", cmd);
+            ok = false;
+        } else {
+            bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+            bool v6 = strchr(host, ':') != NULL && !any;
+            snprintf(c->base, sizeof c->base, "http://%s%s%s:%u", v6 ? "[" : "",
+                     any ? "127.0.0.1" : host, v6 ? "]" : "", port);
+        }
+    }
+    size_t n = strlen(c->base);
+    while (n && c->base[n - 1] == '/')
+        c->base[--n] = '\0';
+    const char *token = config_get(&cfg, CFG_ADMIN_TOKEN);
+    if (ok && token) {
+        if (strchr(token, '\r') || strchr(token, '\n') ||
+            (size_t)snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", token) >=
+                sizeof c->auth) {
+            fprintf(stderr, "carbon %s: CARBON_ADMIN_TOKEN is not a usable token\n", cmd);
+            ok = false;
+        }
+    } else if (ok) {
+        fprintf(stderr,
+                "carbon %s: set CARBON_ADMIN_TOKEN (or CARBON_ADMIN_TOKEN_FILE) to the "
+                "server's admin token\n",
+                cmd);
+        ok = false;
+    }
+    config_free(&cfg);
+    return ok;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    return buf_append(arg, p, size * n) ? size * n : 0;
+}
+
+long client_call(struct client *c, const char *cmd, const char *method, const char *path,
+                 json_t *body, json_t **out)
+{
+    *out = NULL;
+    char url[2048];
+    if ((size_t)snprintf(url, sizeof url, "%s%s", c->base, path) >= sizeof url) {
+        fprintf(stderr, "carbon %s: URL too long\n", cmd);
+        return 0;
+    }
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 0;
+    struct curl_slist *hdr = curl_slist_append(NULL, c->auth);
+    hdr = curl_slist_append(hdr, "Accept: application/json");
+    char *text = NULL;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    }
+    struct buf ans;
+    buf_init(&ans, CLIENT_MAX_ANSWER);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ans);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    long status = 0;
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "carbon %s: cannot reach %s: %s\n", cmd, c->base, curl_easy_strerror(rc));
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (ans.len)
+            *out = json_loadb(ans.data, ans.len, 0, NULL);
+    }
+    buf_free(&ans);
+    free(text);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+void client_print_error(const char *cmd, long status, const json_t *answer)
+{
+    const json_t *e = json_object_get(answer, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (msg)
+        fprintf(stderr, "carbon %s: %s (HTTP %ld)\n", cmd, msg, status);
+    else
+        fprintf(stderr, "carbon %s: the server answered HTTP %ld\n", cmd, status);
+}
+
+bool client_escape(const char *s, char *out, size_t cap)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    bool ok = e && (size_t)snprintf(out, cap, "%s", e) < cap;
+    curl_free(e);
+    return ok;
+}

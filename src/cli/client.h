@@ -1,0 +1,31 @@
+/* client.h - the CLI's HTTP client for a running server (libcurl). */
+#ifndef CARBON_CLI_CLIENT_H
+#define CARBON_CLI_CLIENT_H
+#include "core/config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct client {
+    char base[512]; /* "http://127.0.0.1:8080" */
+    char auth[300]; /* "Authorization: Bearer ..." or "" */
+};
+
+/* Base URL from --server (may be NULL: from CARBON_LISTEN / the default),
+ * token from CARBON_ADMIN_TOKEN(_FILE) or the --config file. False with a
+ * message on stderr (prefixed by cmd) if the settings are unusable. */
+bool client_init(struct client *c, const char *cmd, const char *server, const char *config_path);
+
+/* Sends method path (already escaped) with an optional JSON body. Returns
+ * the HTTP status (0 if the server could not be reached, with the reason on
+ * stderr) and the parsed JSON answer in *out (NULL if none). */
+long client_call(struct client *c, const char *cmd, const char *method, const char *path,
+                 json_t *body, json_t **out);
+
+/* Prints the server's {"error":{...}} (or the status) to stderr. */
+void client_print_error(const char *cmd, long status, const json_t *answer);
+
+/* Percent-encodes s for a URL query value into out (cap bytes). */
+bool client_escape(const char *s, char *out, size_t cap);
+
+#endif
