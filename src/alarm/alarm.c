@@ -11,11 +11,18 @@
 #define EXPOSURE_HALF_LIFE_MIN 320.0
 #define EXPOSURE_TAU_MS (EXPOSURE_HALF_LIFE_MIN / 0.69314718055994531 * 60000.0)
 /* After an exposure alarm clears the dose is capped here, not zeroed: the
- * body still holds CO, so a new exposure alarms sooner. */
-#define EXPOSURE_RESIDUAL 0.5
+ * body still holds CO, so a return of dangerous CO re-alarms quickly (70 ppm
+ * in about 13 min, 150 ppm in about 1 min), while low levels (whose
+ * equilibrium is below 0.9) can never re-raise it: no flapping. */
+#define EXPOSURE_RESIDUAL 0.9
 /* A reading stands for at most this long before it (MQ-7 heater cycles are
- * 150 s; a longer gap is unknown air and only decays). */
-#define HOLD_MAX_MS (5 * 60000LL)
+ * 150 s; devices that save power report every few minutes). Of a longer gap
+ * only this last part counts as exposure; the earlier part only decays (and
+ * the offline alarm covers the silence). */
+#define HOLD_MAX_MS (15 * 60000LL)
+/* Below this, a repeated value is normal (clean air read at integer
+ * resolution); a sensor stuck above it is a fault. */
+#define STUCK_MIN_PPM 5.0
 /* Smoothing time constant of the level co_rising compares. */
 #define RISE_SMOOTH_MS 30000.0
 /* Consecutive readings at the rail that make a fault. */
@@ -180,15 +187,15 @@ int64_t alarm_exposure_time_ms(enum alarm_standard s, double ppm)
     return (int64_t)(-EXPOSURE_TAU_MS * log(1.0 - 1.0 / level));
 }
 
-/* Advances the dose over dt_ms during which the level was held at level for
- * hold_ms (the rest decays). Exact solution of d(dose)/dt = (level - dose)/tau. */
+/* Advances the dose over a gap of dt_ms whose last hold_ms were at level
+ * (the reading stands for the time just before it) and whose earlier part
+ * is unknown air, which only decays. Exact solution of
+ * d(dose)/dt = (level - dose)/tau, so the step size does not matter. */
 static double dose_advance(double dose, double level, double hold_ms, double dt_ms)
 {
-    double k = exp(-hold_ms / EXPOSURE_TAU_MS);
-    dose = level + (dose - level) * k;
     if (dt_ms > hold_ms)
         dose *= exp(-(dt_ms - hold_ms) / EXPOSURE_TAU_MS);
-    return dose;
+    return level + (dose - level) * exp(-hold_ms / EXPOSURE_TAU_MS);
 }
 
 /* ---- events ---- */
@@ -231,6 +238,11 @@ static void raise_kind(struct alarm_state *st, enum alarm_kind k, enum alarm_sev
     if (up || (ks->peak_ppm >= told * (1 + PEAK_REPORT_STEP) && ks->peak_ppm >= told + 5)) {
         ks->told_peak_ppm = ks->peak_ppm;
         emit(out, ALARM_EV_UPDATED, k, ks, ts, ppm);
+    }
+    /* A warning silenced by a person does not stay silent once it is critical. */
+    if (up && ks->muted_until_ms) {
+        ks->muted_until_ms = 0;
+        emit(out, ALARM_EV_REARMED, k, ks, ts, ppm);
     }
 }
 
@@ -332,7 +344,7 @@ static void check_fault(const struct alarm_config *c, struct alarm_state *st,
     if (st->last_ts_ms && dt > 0 && dt <= c->jump_window_ms &&
         fabs(ppm - st->last_ppm) >= c->jump_ppm)
         fault = true;
-    if (ppm > 0 && ppm == st->stuck_ppm && st->stuck_since_ms) {
+    if (ppm > STUCK_MIN_PPM && ppm == st->stuck_ppm && st->stuck_since_ms) {
         if (in->ts_ms - st->stuck_since_ms >= c->stuck_ms)
             fault = true;
     } else {
@@ -389,6 +401,12 @@ void alarm_reading(const struct alarm_config *c, struct alarm_state *st,
     }
     int64_t dt = st->last_ts_ms ? in->ts_ms - st->last_ts_ms : 0;
     check_fault(c, st, in, dt, out);
+    if (in->flags & ALARM_IN_FAULT) {
+        /* The device says its sensor is broken: its ppm is not evidence of
+         * CO either way. Only sensor_fault moves; the CO clocks wait. */
+        st->last_ts_ms = in->ts_ms;
+        return;
+    }
     check_co_high(c, st, in->ts_ms, in->ppm, true, out);
     check_exposure(c, st, in->ts_ms, dt, in->ppm, out);
     check_rising(c, st, in->ts_ms, dt, in->ppm, out);
