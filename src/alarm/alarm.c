@@ -137,7 +137,7 @@ const char *alarm_config_check(const struct alarm_config *c)
         return "offline_after_s must be at least 1";
     if (c->stuck_ms < 60000)
         return "stuck_s must be at least 60";
-    if (!(c->rail_ppm > c->alarm_ppm) || !(c->jump_ppm > 0) || c->jump_window_ms <= 0 ||
+    if (!(c->rail_ppm >= c->alarm_ppm) || !(c->jump_ppm > 0) || c->jump_window_ms <= 0 ||
         c->fresh_ms < 0)
         return "sensor fault limits are inconsistent";
     if (!(c->mute_max_ppm > 0) || c->mute_max_ms <= 0)

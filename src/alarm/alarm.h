@@ -17,7 +17,7 @@
  *    exposure adds up instead of resetting.
  *  - co_rising: the smoothed level rose by rise_ppm within rise_window.
  *  - sensor_fault: readings pinned at the top rail, impossible jumps, the
- *    same non-zero value for stuck time, or a fault flag from the device.
+ *    same value (above 5 ppm) for stuck time, or a fault flag from the device.
  *  - offline: no reading received for offline_after (clock-driven).
  *  - manual: raised and cleared by a person. */
 #ifndef CARBON_ALARM_H
@@ -71,7 +71,7 @@ struct alarm_config {
     double rise_ppm;          /* co_rising: this much (20) ... */
     int64_t rise_window_ms;   /* ... within this window (5 min) */
     int64_t offline_after_ms; /* offline: no reading received for this long (10 min) */
-    int64_t stuck_ms;         /* sensor_fault: same non-zero value this long (6 h) */
+    int64_t stuck_ms;         /* sensor_fault: same value (> 5 ppm) this long (6 h) */
     double rail_ppm;          /* sensor_fault: readings at/above this are at the rail */
     double jump_ppm;          /* sensor_fault: a jump this big within jump_window... */
     int64_t jump_window_ms;   /* ... between consecutive readings (60 s) */

@@ -633,7 +633,7 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
         rc = s->store->ops->alert_get(s->store, id, &stored);
         if (rc == CB_OK && !stored.acked) {
             stored.acked = true;
-            stored.acked_ms = now_ms;
+            stored.acked_ms = stored.updated_ms = now_ms;
             snprintf(stored.acked_by, sizeof stored.acked_by, "%s", who);
             rc = s->store->ops->alarm_commit(s->store, &stored, 1, NULL, 0);
         }

@@ -226,7 +226,7 @@ void api_alerts_create(struct app *app, struct http_req *req)
     struct jv_err e = {{0}, {0}};
     const char *dev = NULL, *msg = NULL, *sev = "critical";
     if (!json_is_object(body)) {
-        jv_fail(&e, "", "the body must be a JSON object like {\"device_id\":\"kitchen\"}");
+        jv_fail(&e, "body", "must be a JSON object like {\"device_id\":\"kitchen\"}");
     } else if (jv_only_keys(body, keys, &e) &&
                jv_string(body, "device_id", true, 1, 64, &dev, NULL, &e) &&
                jv_string(body, "message", false, 0, 256, &msg, NULL, &e) &&
@@ -234,10 +234,12 @@ void api_alerts_create(struct app *app, struct http_req *req)
                strcmp(sev, "critical") != 0 && strcmp(sev, "warning") != 0) {
         jv_fail(&e, "severity", "must be \"critical\" or \"warning\"");
     }
+    if (!e.reason[0] && dev && !jv_valid_id(dev))
+        jv_fail(&e, "device_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
     if (e.reason[0]) {
         http_reply_error_with(req, CB_ERR_VALIDATION,
-                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason), "%s %s",
-                              e.field, e.reason);
+                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason),
+                              "%s%s%s", e.field, e.field[0] ? " " : "", e.reason);
         json_decref(body);
         return;
     }
