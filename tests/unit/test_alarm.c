@@ -1178,7 +1178,7 @@ static void test_config_check(void **state)
     REJECT(rise_window_ms, 2 * HOUR);
     REJECT(offline_after_ms, 999);
     REJECT(stuck_ms, 59 * SEC);
-    REJECT(rail_ppm, 50); /* not above alarm_ppm */
+    REJECT(rail_ppm, 49); /* below alarm_ppm (equal is allowed: alarm at the rail) */
     REJECT(rail_ppm, NAN);
     REJECT(jump_ppm, 0);
     REJECT(jump_window_ms, 0);
