@@ -46,6 +46,19 @@ void api_gateways_patch(struct app *app, struct http_req *req);
 void api_gateways_delete(struct app *app, struct http_req *req);
 void api_gateways_rotate(struct app *app, struct http_req *req);
 
+/* users.c */
+void api_users_create(struct app *app, struct http_req *req);
+void api_users_list(struct app *app, struct http_req *req);
+void api_users_get(struct app *app, struct http_req *req);
+void api_users_patch(struct app *app, struct http_req *req);
+void api_users_delete(struct app *app, struct http_req *req);
+void api_users_contacts(struct app *app, struct http_req *req);
+void api_auth_login(struct app *app, struct http_req *req);
+void api_auth_logout(struct app *app, struct http_req *req);
+void api_me(struct app *app, struct http_req *req);
+void api_seed_user_new(struct app *app, struct http_req *req);
+void api_seed_user_contacts(struct app *app, struct http_req *req);
+
 /* alerts.c */
 void api_alerts_list(struct app *app, struct http_req *req);
 void api_alerts_get(struct app *app, struct http_req *req);

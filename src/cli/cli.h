@@ -5,5 +5,7 @@
 int cli_serve(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_alert(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_device(int argc, char **argv);
 
 #endif

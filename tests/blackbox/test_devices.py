@@ -81,7 +81,9 @@ class DevicesTest(ServerTestCase):
 
     def test_create_with_all_fields(self):
         dev = uid()
-        body = {"id": dev, "name": "Bedroom", "location": "Upstairs", "owner": "user-1",
+        st, _, user = self.srv.request("POST", "/v1/users", {"name": "Owner"})
+        self.assertEqual(st, 201, user)
+        body = {"id": dev, "name": "Bedroom", "location": "Upstairs", "owner": user["id"],
                 "thresholds": {"warn_ppm": 20, "alarm_ppm": 40},
                 "calibration": {"r0_ohms": 10000, "rl_ohms": 10000, "adc_bits": 12,
                                 "vref_volts": 3.3, "vc_volts": 5, "divider_ratio": 0.66},
