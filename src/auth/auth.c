@@ -46,6 +46,8 @@ cb_err auth_check(enum access a, const struct principal *p)
 {
     if (a == ACCESS_PUBLIC)
         return CB_OK;
+    if (a == ACCESS_UNDECLARED)
+        return CB_ERR_FORBIDDEN; /* fail closed; test_router rejects such a route */
     if (p->kind == PRINCIPAL_NONE)
         return CB_ERR_UNAUTHORIZED;
     if (p->kind == PRINCIPAL_ADMIN)
