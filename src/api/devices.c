@@ -15,21 +15,6 @@
 
 #define DEFAULT_OFFLINE_AFTER_S 600
 
-static json_t *json_text_or(const char *text, json_t *fallback)
-{
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-    if (v) {
-        json_decref(fallback);
-        return v;
-    }
-    return fallback;
-}
-
-static json_t *opt_str(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *device_json(struct app *app, const struct device *d)
 {
     char created[32];
@@ -49,10 +34,11 @@ static json_t *device_json(struct app *app, const struct device *d)
         seen = json_string(ts);
     }
     return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s}", "id", d->id, "name",
-                     opt_str(d->name), "location", opt_str(d->location), "owner", opt_str(d->owner),
-                     "thresholds", thr, "calibration", json_text_or(d->calibration, json_object()),
-                     "offline_after_s", (json_int_t)d->offline_after_s, "created_at", created,
-                     "last_seen", seen, "status", online ? "online" : "offline", "last_reading",
+                     api_opt_str(d->name), "location", api_opt_str(d->location), "owner",
+                     api_opt_str(d->owner), "thresholds", thr, "calibration",
+                     api_json_text(d->calibration, json_object()), "offline_after_s",
+                     (json_int_t)d->offline_after_s, "created_at", created, "last_seen", seen,
+                     "status", online ? "online" : "offline", "last_reading",
                      live.has_last ? api_reading_json(d->id, &live.last) : json_null(), "standard",
                      alarm_standard_get(cfg.standard)->name);
 }

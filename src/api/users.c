@@ -19,26 +19,6 @@
 
 #define MAX_CONTACTS 10
 
-static json_t *opt_str(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *json_text(const char *text, json_t *fallback)
-{
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-    if (v) {
-        json_decref(fallback);
-        return v;
-    }
-    return fallback;
-}
-
-struct owned {
-    const char *uid;
-    json_t *ids;
-};
-
 /* The ids of the devices u owns, sorted. */
 static json_t *owned_devices(struct app *app, const char *uid)
 {
@@ -61,18 +41,19 @@ static json_t *user_json(struct app *app, const struct user *u)
     char created[32];
     rfc3339_format(u->created_ms, created);
     return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:s}", "id", u->id, "name", u->name,
-                     "email", opt_str(u->email), "phone", opt_str(u->phone), "secondary_contacts",
-                     json_text(u->secondary, json_array()), "emergency_contacts",
-                     json_text(u->emergency, json_object()), "devices", owned_devices(app, u->id),
-                     "admin", u->admin, "can_log_in", u->password_hash != NULL, "created_at",
-                     created);
+                     "email", api_opt_str(u->email), "phone", api_opt_str(u->phone),
+                     "secondary_contacts", api_json_text(u->secondary, json_array()),
+                     "emergency_contacts", api_json_text(u->emergency, json_object()), "devices",
+                     owned_devices(app, u->id), "admin", u->admin, "can_log_in",
+                     u->password_hash != NULL, "created_at", created);
 }
 
 static json_t *contacts_json(const struct user *u)
 {
-    return json_pack("{s:s,s:o,s:o,s:o}", "user_id", u->id, "personal_contact", opt_str(u->phone),
-                     "secondary_contacts", json_text(u->secondary, json_array()),
-                     "emergency_contacts", json_text(u->emergency, json_object()));
+    return json_pack("{s:s,s:o,s:o,s:o}", "user_id", u->id, "personal_contact",
+                     api_opt_str(u->phone), "secondary_contacts",
+                     api_json_text(u->secondary, json_array()), "emergency_contacts",
+                     api_json_text(u->emergency, json_object()));
 }
 
 static void reply_invalid(struct http_req *req, const struct jv_err *e)
@@ -108,6 +89,16 @@ static bool email_ok(const char *s)
         if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>' || *p == '"' || *p == ',')
             return false;
     return true;
+}
+
+/* Sets *dst to a copy of v when the body sent key, clears it when the body
+ * sent key as null. */
+static void set_opt(const json_t *body, const char *key, bool has, const char *v, char **dst)
+{
+    if (has || json_is_null(json_object_get(body, key))) {
+        free(*dst);
+        *dst = has ? strdup(v) : NULL;
+    }
 }
 
 /* Validates the writable fields of body into u (which holds the current
@@ -249,24 +240,9 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
         goto fail;
     }
     /* Everything is valid: apply. */
-    if (has_name) {
-        free(u->name);
-        u->name = strdup(name);
-    }
-    if (has_email) {
-        free(u->email);
-        u->email = strdup(email);
-    } else if (json_is_null(json_object_get(body, "email"))) {
-        free(u->email);
-        u->email = NULL;
-    }
-    if (has_phone) {
-        free(u->phone);
-        u->phone = strdup(phone164);
-    } else if (json_is_null(json_object_get(body, "phone"))) {
-        free(u->phone);
-        u->phone = NULL;
-    }
+    set_opt(body, "name", has_name, name, &u->name);
+    set_opt(body, "email", has_email, email, &u->email);
+    set_opt(body, "phone", has_phone, phone164, &u->phone);
     if (pw_hash) {
         free(u->password_hash);
         u->password_hash = pw_hash;
@@ -581,9 +557,9 @@ void api_seed_user_new(struct app *app, struct http_req *req)
     } else {
         http_reply_json(req, 201,
                         json_pack("{s:{s:s,s:s,s:o,s:s,s:[],s:{}},s:b}", "Item", "id", u.id, "name",
-                                  u.name, "registered_device_id", opt_str(dev), "personal_contact",
-                                  u.phone, "secondary_contacts", "emergency_contacts",
-                                  "write_successful", 1));
+                                  u.name, "registered_device_id", api_opt_str(dev),
+                                  "personal_contact", u.phone, "secondary_contacts",
+                                  "emergency_contacts", "write_successful", 1));
     }
     user_clear(&u);
 }

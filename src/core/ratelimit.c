@@ -37,7 +37,8 @@ struct ratelimit {
     uint32_t mask;      /* nchains - 1 */
     uint32_t *chains;   /* heads, NIL = empty */
     struct entry *pool; /* max_keys entries */
-    uint32_t free_head; /* free list through entry.next */
+    uint32_t free_head; /* free list through entry.next (entries once held) */
+    uint32_t unused;    /* pool[unused..max_keys) never held yet */
     uint32_t mru, lru;  /* LRU list ends, NIL when empty */
     pthread_mutex_t mu; /* guards everything above except the constants */
     EVP_MAC *mac;
@@ -99,15 +100,7 @@ struct ratelimit *ratelimit_new(double rate_per_s, double burst, size_t max_keys
     struct ratelimit *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
-    /* Adaptive (glibc): a waiter spins briefly before sleeping, which suits a
-     * critical section of ~60 ns; under saturation from 2 threads it more
-     * than doubles throughput over the default mutex (bench/ratelimit_bench.c). */
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-    int rc = pthread_mutex_init(&rl->mu, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0) {
+    if (pthread_mutex_init(&rl->mu, NULL) != 0) {
         free(rl);
         return NULL;
     }
@@ -141,9 +134,7 @@ struct ratelimit *ratelimit_new(double rate_per_s, double burst, size_t max_keys
     }
     for (uint32_t i = 0; i < nchains; i++)
         rl->chains[i] = NIL;
-    for (uint32_t i = 0; i < rl->max_keys; i++)
-        rl->pool[i].next = i + 1 < rl->max_keys ? i + 1 : NIL;
-    rl->free_head = 0;
+    rl->free_head = NIL;
     return rl;
 }
 
@@ -281,13 +272,17 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, double cost, int64_t 
             e->last_ms = now_ms;
         lru_unlink(rl, i);
     } else {
-        if (rl->free_head == NIL) {
+        if (rl->free_head == NIL && rl->unused == rl->max_keys) {
             evict(rl, now_ms);
             find(rl, h, key, len, &link); /* the victim may have been on our chain */
         }
-        i = rl->free_head;
+        if (rl->free_head != NIL) {
+            i = rl->free_head;
+            rl->free_head = rl->pool[i].next;
+        } else {
+            i = rl->unused++;
+        }
         e = &rl->pool[i];
-        rl->free_head = e->next;
         e->hash = h;
         e->len = (unsigned char)len;
         memcpy(e->key, key, len);

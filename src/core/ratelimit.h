@@ -9,7 +9,8 @@
 #define RATELIMIT_KEY_MAX 127
 /* The victim of an eviction is chosen among this many least recently used keys. */
 #define RATELIMIT_EVICT_SAMPLE 8
-/* max_keys above this is clamped to it (the pool is preallocated, ~170 bytes a key). */
+/* max_keys above this is clamped to it. The pool (~170 bytes a key) is
+ * reserved up front; its pages are touched only as keys arrive. */
 #define RATELIMIT_MAX_KEYS (1u << 24)
 
 /* One limiter: a token bucket per key (a client address, "dev:<id>",
