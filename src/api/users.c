@@ -426,7 +426,7 @@ void api_auth_login(struct app *app, struct http_req *req)
     int retry = 0;
     snprintf(key, sizeof key, "acct:%s", login);
     char addr[64];
-    http_client_addr(req, addr, sizeof addr);
+    http_client_net(req, addr, sizeof addr);
     if (!ratelimit_take(app->login_addr_rl, addr, 1, app->now_ms(), &retry) ||
         !ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), &retry)) {
         char ra[16];

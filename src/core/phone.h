@@ -19,24 +19,25 @@ enum phone_err {
     PHONE_EMERGENCY,        /* an emergency short number: never dialled automatically */
 };
 
-/* Normalises in to E.164 "+<digits>" in out (PHONE_MAX + 1 bytes). Accepts spaces, tabs, dashes,
- * dots, slashes and parentheses as separators. "+", the country's own international prefix
- * (e.g. "011" for the NANP, "0011" for AU, "010" for JP, "810" for RU; see phone_countries.c)
- * or the common "00" start an international number; for those, country is not consulted and a
- * "(0)" written after the calling code ("+44 (0)20 ...") is dropped unless that code's national
- * numbers keep their leading 0 (+39 Italy/Vatican, +378 San Marino, ...). Otherwise the number is
- * national and needs country (NULL or "" -> PHONE_NEED_COUNTRY; country is a case-insensitive
- * alpha-2 code, anything else -> PHONE_UNKNOWN_COUNTRY): the country's trunk prefix is dropped
- * ("0" for most, "1" for the NANP, "8" for RU/KZ, "06" for HU; a leading 0 is kept where it is
- * part of the number: IT, SM, VA, BJ, BF, CG, CI, GA, NE, TJ) and its calling code prefixed.
- * An international number whose calling code is not assigned and in service ->
- * PHONE_BAD_CALLING_CODE. Digits after "+" must number 8..15, except where phone_plan_lens
- * says otherwise: exactly 10 after +1 (NANP) and +7; 4..5 after +290 (St Helena, Tristan da
- * Cunha) and 4..7 after +683 (Niue) and +690 (Tokelau), whose 4-digit numbers make 7 digits in
- * all; too few -> PHONE_TOO_SHORT, too many -> PHONE_TOO_LONG. An emergency short number (see
- * phone_is_emergency), alone or after a calling code or trunk prefix -> PHONE_EMERGENCY.
- * Errors are checked in this order: EMPTY/BAD_CHARS, EMERGENCY, the prefix and country ones,
- * then TOO_SHORT/TOO_LONG. On any error out is "". in and out must not overlap. */
+/* Normalises in to E.164 "+<digits>" in out (PHONE_MAX + 1 bytes).
+ * - Separators: spaces, tabs, dashes, dots, slashes and parentheses; one "+" before the first
+ *   digit. Anything else -> PHONE_BAD_CHARS; no digit at all (or in NULL) -> PHONE_EMPTY.
+ * - International: "+", the country's own international prefix if it has one besides "00"
+ *   ("011" in the NANP, "0011" AU, "010" JP, "810" RU/KZ/BY, ...: phone_countries.c), or "00".
+ *   The calling code must be assigned and in service, else PHONE_BAD_CALLING_CODE. country
+ *   only selects the prefix here; it is otherwise ignored, even if unknown.
+ * - National (anything else): needs country (NULL or "" -> PHONE_NEED_COUNTRY), a
+ *   case-insensitive alpha-2 code (else PHONE_UNKNOWN_COUNTRY). Its trunk prefix is dropped
+ *   ("0" for most, "1" NANP, "8" RU/KZ, "06" HU, ...) and its calling code prefixed.
+ * - Zeros right after the calling code ("+44 (0)20 ...", "+49 030 ...", "1 0..." in the NANP)
+ *   are dropped as stray trunk prefixes, except under codes whose numbers may start with 0
+ *   (IT/VA +39, SM +378, BJ, BF, CG, CI, GA, NE, TJ) and the non-geographic codes.
+ * - Length: 8..15 digits after "+", except where phone_plan_lens says otherwise: exactly 10
+ *   national digits after +1 and +7; 4..5 after +290 and 4..7 after +683 and +690, small plans
+ *   with 4-digit numbers (7 digits in all). Too few -> PHONE_TOO_SHORT, too many -> TOO_LONG.
+ * - An emergency short number (phone_is_emergency), alone or after a prefix, calling code or
+ *   trunk prefix -> PHONE_EMERGENCY, checked before the country and length errors.
+ * On any error out is "". in and out must not overlap. */
 enum phone_err phone_normalize(const char *in, const char *country, char out[PHONE_MAX + 1]);
 
 /* A message saying what to fix, e.g. "use E.164 like +14155550100, or give a country".

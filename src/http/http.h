@@ -55,6 +55,8 @@ const char *http_param(struct http_req *req, int i);
 const char *http_query(struct http_req *req, const char *name);
 /* The client's IP address as text ("192.0.2.7", "2001:db8::1"). */
 void http_client_addr(struct http_req *req, char *out, size_t len);
+/* The same for rate limits: IPv4 address, or IPv6 /64 ("2001:db8::"). */
+void http_client_net(struct http_req *req, char *out, size_t len);
 /* Request header (case-insensitive) or NULL. */
 const char *http_header(struct http_req *req, const char *name);
 /* The request body (NUL-terminated; may be empty). */

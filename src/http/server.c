@@ -166,16 +166,30 @@ const char *http_query(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
-void http_client_addr(struct http_req *req, char *out, size_t len)
+static void client_addr(struct http_req *req, char *out, size_t len, bool net)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     snprintf(out, len, "unknown");
-    if (sa && sa->sa_family == AF_INET)
+    if (sa && sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (net) /* one IPv6 client holds a whole /64 */
+            memset(a.s6_addr + 8, 0, 8);
+        inet_ntop(AF_INET6, &a, out, (socklen_t)len);
+    }
+}
+
+void http_client_addr(struct http_req *req, char *out, size_t len)
+{
+    client_addr(req, out, len, false);
+}
+
+void http_client_net(struct http_req *req, char *out, size_t len)
+{
+    client_addr(req, out, len, true);
 }
 
 const char *http_header(struct http_req *req, const char *name)
@@ -546,7 +560,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         make_reqid(s, req);
         req->route = -1; /* until matched */
         char addr[64];
-        http_client_addr(req, addr, sizeof addr);
+        http_client_net(req, addr, sizeof addr);
         if (!ratelimit_take(s->app->addr_rl, addr, 1, s->app->now_ms(), &req->retry_after)) {
             reply_limited(req, "this address");
             return queue_reply(req);
