@@ -396,17 +396,18 @@ void api_users_contacts(struct app *app, struct http_req *req)
 
 void api_auth_login(struct app *app, struct http_req *req)
 {
-    static const char *const keys[] = {"login", "email", "phone", "password", NULL};
+    static const char *const keys[] = {"login", "email", "phone", "password", "country", NULL};
     json_t *body = api_json_body(req);
     if (!body)
         return;
     struct jv_err e = {{0}, {0}};
-    const char *login = NULL, *email = NULL, *phone = NULL, *pw = NULL;
+    const char *login = NULL, *email = NULL, *phone = NULL, *pw = NULL, *country = NULL;
     if (!json_is_object(body) || !jv_only_keys(body, keys, &e) ||
         !jv_string(body, "login", false, 1, 254, &login, NULL, &e) ||
         !jv_string(body, "email", false, 1, 254, &email, NULL, &e) ||
         !jv_string(body, "phone", false, 1, 40, &phone, NULL, &e) ||
-        !jv_string(body, "password", true, 1, USER_PASSWORD_MAX, &pw, NULL, &e)) {
+        !jv_string(body, "password", true, 1, USER_PASSWORD_MAX, &pw, NULL, &e) ||
+        !jv_string(body, "country", false, 2, 2, &country, NULL, &e)) {
         if (!e.reason[0])
             jv_fail(&e, "body", "must be {\"login\": email or phone, \"password\": ...}");
         reply_invalid(req, &e);
@@ -419,9 +420,9 @@ void api_auth_login(struct app *app, struct http_req *req)
         reply_invalid(req, &e);
         goto out;
     }
-    /* A phone in any format logs in as its E.164 form. */
+    /* A phone in any format (national with country) logs in as its E.164 form. */
     char key[300], e164[PHONE_MAX + 1];
-    if (!strchr(login, '@') && phone_normalize(login, NULL, e164) == PHONE_OK)
+    if (!strchr(login, '@') && phone_normalize(login, country, e164) == PHONE_OK)
         login = e164;
     int retry = 0;
     snprintf(key, sizeof key, "acct:%s", login);
@@ -470,11 +471,14 @@ out:
     json_decref(body);
 }
 
-/* The bearer token of the request (sessions are bearer tokens). */
+/* The token the request authenticated with (as auth_identify reads it:
+ * Authorization: Bearer first, else X-Api-Key). */
 static const char *bearer(struct http_req *req)
 {
     const char *h = http_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (!h)
+        return http_header(req, "X-Api-Key");
+    if (strncasecmp(h, "Bearer ", 7) != 0)
         return NULL;
     h += 7;
     while (*h == ' ')

@@ -3,6 +3,9 @@
 
 #include "app.h"
 #include "core/secret.h"
+#include "core/ulid.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +87,15 @@ cb_err auth_object(struct app *app, enum access a, enum object_kind k, const cha
         if (p->kind == PRINCIPAL_DEVICE)
             return a == ACCESS_DEVICE && strcmp(p->id, id) == 0 ? CB_OK : CB_ERR_NOT_FOUND;
         return p->kind == PRINCIPAL_USER && owns_device(app, p->id, id) ? CB_OK : CB_ERR_NOT_FOUND;
-    case OBJ_USER:
+    case OBJ_USER: {
         if (p->kind != PRINCIPAL_USER)
             return CB_ERR_FORBIDDEN;
-        return strcmp(p->id, id) == 0 ? CB_OK : CB_ERR_NOT_FOUND;
+        char canon[ULID_LEN + 1]; /* ULIDs are case-insensitive */
+        snprintf(canon, sizeof canon, "%s", id);
+        return strlen(id) == ULID_LEN && ulid_canonical(canon) && strcmp(p->id, canon) == 0
+                   ? CB_OK
+                   : CB_ERR_NOT_FOUND;
+    }
     case OBJ_ALERT: {
         if (p->kind != PRINCIPAL_USER)
             return CB_ERR_FORBIDDEN;

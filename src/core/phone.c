@@ -2,7 +2,7 @@
  * formats with an ISO 3166-1 alpha-2 country, emergency short numbers. */
 #include "core/phone.h"
 
-#include <stdint.h>
+#include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +14,8 @@
 /* Public emergency short numbers that are never dialled automatically, in any country
  * (a false alarm on a number that is not an emergency one in the user's country costs
  * nothing: every entry is far shorter than a subscriber number). Sources: ITU-T E.161.1
- * (112 and 911 as the harmonised numbers), Wikipedia "List of emergency telephone numbers",
- * Spain's Real Decreto 903/1997 and national plans as noted. */
+ * (112 and 911 as the harmonised numbers), 3GPP TS 22.101, and the national numbers as
+ * collected in Wikipedia's "List of emergency telephone numbers", noted per entry. */
 static const char *const emergency_numbers[] = {
     "112",   /* GSM/3GPP TS 22.101 and EU universal; works on every mobile handset */
     "911",   /* NANP, Mexico, most of Latin America, Philippines */
@@ -119,7 +119,8 @@ bool phone_code_assigned(int code)
     if (code <= 0 || code > 999)
         return false;
     unsigned short key = (unsigned short)code;
-    return bsearch(&key, phone_calling_codes, phone_calling_codes_len, sizeof key, cmp_code);
+    return bsearch(&key, phone_calling_codes, phone_calling_codes_len, sizeof key, cmp_code) !=
+           NULL;
 }
 
 /* Length (1..3) of the assigned calling code d starts with, 0 if none. The set is
