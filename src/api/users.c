@@ -13,6 +13,7 @@
 
 #include <strings.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,6 +427,8 @@ void api_auth_login(struct app *app, struct http_req *req)
         login = e164;
     int retry = 0;
     snprintf(key, sizeof key, "acct:%s", login);
+    for (char *c = key; *c; c++) /* emails match in any case: so does their count */
+        *c = (char)tolower((unsigned char)*c);
     char addr[64];
     http_client_net(req, addr, sizeof addr);
     if (!ratelimit_take(app->login_addr_rl, addr, 1, app->now_ms(), &retry) ||

@@ -280,38 +280,6 @@ cb_err users_create(struct users *u, struct user *nu, int64_t now_ms, const char
     return rc;
 }
 
-cb_err users_update(struct users *u, const struct user *nu, const char **which)
-{
-    *which = "";
-    struct user *x = malloc(sizeof *x);
-    if (!x || !user_copy(x, nu)) {
-        free(x);
-        return CB_ERR_NOMEM;
-    }
-    if (x->email)
-        lower(x->email);
-    pthread_mutex_lock(&u->wmu);
-    struct user *old = strmap_get(&u->byid, nu->id);
-    cb_err rc = old ? check_unique(u, x, which) : CB_ERR_NOT_FOUND;
-    if (rc == CB_OK) {
-        x->created_ms = old->created_ms;
-        rc = u->st->ops->user_update(u->st, x);
-    }
-    if (rc == CB_OK) {
-        pthread_rwlock_wrlock(&u->lock);
-        unindex_user(u, old);
-        index_user(u, x);
-        pthread_rwlock_unlock(&u->lock);
-        user_clear(old);
-        free(old);
-    } else {
-        user_clear(x);
-        free(x);
-    }
-    pthread_mutex_unlock(&u->wmu);
-    return rc;
-}
-
 struct drop {
     const char *user_id;
     char (*hashes)[SECRET_HASH_LEN];
@@ -333,6 +301,50 @@ static void collect_sessions(void *arg, const char *key, void *val)
         d->cap = cap;
     }
     snprintf(d->hashes[d->n++], SECRET_HASH_LEN, "%s", key);
+}
+
+cb_err users_update(struct users *u, const struct user *nu, const char **which)
+{
+    *which = "";
+    struct user *x = malloc(sizeof *x);
+    if (!x || !user_copy(x, nu)) {
+        free(x);
+        return CB_ERR_NOMEM;
+    }
+    if (x->email)
+        lower(x->email);
+    pthread_mutex_lock(&u->wmu);
+    struct user *old = strmap_get(&u->byid, nu->id);
+    cb_err rc = old ? check_unique(u, x, which) : CB_ERR_NOT_FOUND;
+    if (rc == CB_OK) {
+        x->created_ms = old->created_ms;
+        rc = u->st->ops->user_update(u->st, x);
+    }
+    if (rc == CB_OK) {
+        /* A new password ends every session of the user: whoever knew the
+         * old one (the reason to change it) is logged out. */
+        bool pw_changed = (old->password_hash == NULL) != (x->password_hash == NULL) ||
+                          (x->password_hash && strcmp(old->password_hash, x->password_hash));
+        struct drop d = {x->id, NULL, 0, 0};
+        if (pw_changed)
+            strmap_each(&u->sessions, collect_sessions, &d);
+        for (size_t i = 0; i < d.n; i++)
+            u->st->ops->session_delete(u->st, d.hashes[i]);
+        pthread_rwlock_wrlock(&u->lock);
+        unindex_user(u, old);
+        index_user(u, x);
+        for (size_t i = 0; i < d.n; i++)
+            free(strmap_del(&u->sessions, d.hashes[i]));
+        pthread_rwlock_unlock(&u->lock);
+        free(d.hashes);
+        user_clear(old);
+        free(old);
+    } else {
+        user_clear(x);
+        free(x);
+    }
+    pthread_mutex_unlock(&u->wmu);
+    return rc;
 }
 
 cb_err users_delete(struct users *u, const char *id)

@@ -132,10 +132,11 @@ int cli_serve(int argc, char **argv)
         return 2;
     }
 
-    double rate_key = strtod(config_get(&cfg, CFG_RATE_KEY), &end);
-    bool bad_rate = *end || !(rate_key >= 0 && rate_key <= 1e6);
-    double rate_addr = strtod(config_get(&cfg, CFG_RATE_ADDR), &end);
-    bad_rate |= *end || !(rate_addr >= 0 && rate_addr <= 1e6);
+    const char *rk = config_get(&cfg, CFG_RATE_KEY), *ra = config_get(&cfg, CFG_RATE_ADDR);
+    double rate_key = strtod(rk, &end);
+    bool bad_rate = !*rk || *end || !(rate_key >= 0 && rate_key <= 1e6);
+    double rate_addr = strtod(ra, &end);
+    bad_rate |= !*ra || *end || !(rate_addr >= 0 && rate_addr <= 1e6);
     if (bad_rate) {
         fprintf(stderr, "carbon serve: CARBON_RATE_LIMIT and CARBON_RATE_LIMIT_ADDR must be "
                         "requests per second from 0 (no limit) to 1000000\n");
