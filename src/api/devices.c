@@ -77,7 +77,7 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
     /* The owner is a user; only an admin gives a device to someone else. */
     const struct principal *who = http_who(req);
     char canon[27] = "";
-    if (has_owner && owner[0]) {
+    if (has_owner && owner && owner[0]) {
         snprintf(canon, sizeof canon, "%s", owner);
         if (!ulid_canonical(canon) || !users_exists(app->users, canon)) {
             jv_fail(&e, "owner", "must be the id of a user (or null)");
@@ -85,7 +85,7 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
         }
         owner = canon;
     }
-    if (who->kind != PRINCIPAL_ADMIN) {
+    if (!auth_is_admin(who)) {
         bool mine = !has_owner || (owner && strcmp(owner, who->id) == 0);
         if (!mine) {
             http_reply_error(req, CB_ERR_FORBIDDEN,

@@ -46,7 +46,7 @@ static json_t *user_json(struct app *app, const struct user *u)
                      "secondary_contacts", api_json_text(u->secondary, json_array()),
                      "emergency_contacts", api_json_text(u->emergency, json_object()), "devices",
                      owned_devices(app, u->id), "admin", u->admin, "can_log_in",
-                     u->password_hash != NULL, "created_at", created);
+                     u->password_hash != NULL && (u->email || u->phone), "created_at", created);
 }
 
 static json_t *contacts_json(const struct user *u)
@@ -134,6 +134,10 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
         !jv_string(body, "phone", false, 1, 40, &phone, &has_phone, &e) ||
         !jv_string(body, "country", false, 2, 2, &country, NULL, &e))
         goto bad;
+    if (json_is_null(json_object_get(body, "name"))) {
+        jv_fail(&e, "name", "cannot be removed (1 to 128 bytes)");
+        goto bad;
+    }
     if (country && !phone_country_code(country)) {
         jv_fail(&e, "country", "'%s' is not an ISO 3166-1 alpha-2 country code (like GB, US, IN)",
                 country);
@@ -355,7 +359,7 @@ void api_users_patch(struct app *app, struct http_req *req)
     if (!body)
         return;
     if (load_user(app, req, http_param(req, 0), &u)) {
-        bool admin = http_who(req)->kind == PRINCIPAL_ADMIN;
+        bool admin = auth_is_admin(http_who(req));
         const char *which = "";
         if (apply_user(req, body, &u, false, admin)) {
             cb_err rc = users_update(app->users, &u, &which);
@@ -417,7 +421,7 @@ void api_auth_login(struct app *app, struct http_req *req)
     if (!login)
         login = email ? email : phone;
     if (!login) {
-        jv_fail(&e, "login", "give login (an email or E.164 phone), email or phone");
+        jv_fail(&e, "login", "is required: an email address or a phone number");
         reply_invalid(req, &e);
         goto out;
     }
@@ -425,9 +429,13 @@ void api_auth_login(struct app *app, struct http_req *req)
     char key[300], e164[PHONE_MAX + 1];
     if (!strchr(login, '@') && phone_normalize(login, country, e164) == PHONE_OK)
         login = e164;
+    /* The account is found first (a memory lookup): its count is kept per
+     * user, whichever of email or phone, in whatever case, names it. */
+    struct user u;
+    cb_err rc = users_find_login(app->users, login, &u);
     int retry = 0;
-    snprintf(key, sizeof key, "acct:%s", login);
-    for (char *c = key; *c; c++) /* emails match in any case: so does their count */
+    snprintf(key, sizeof key, "acct:%s", rc == CB_OK ? u.id : login);
+    for (char *c = key; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     char addr[64];
     http_client_net(req, addr, sizeof addr);
@@ -439,16 +447,17 @@ void api_auth_login(struct app *app, struct http_req *req)
         log_msg(LOG_WARN, "login attempts limited for an account or address (%s)", addr);
         http_reply_error(req, CB_ERR_RATE_LIMITED,
                          "too many login attempts; try again in %d seconds", retry);
+        if (rc == CB_OK)
+            user_clear(&u);
         goto out;
     }
-    struct user u;
-    cb_err rc = users_find_login(app->users, login, &u);
+    /* Unknown accounts and accounts without a password cost one Argon2id
+     * verification too: the answer's timing tells nothing. */
     bool ok = false;
-    if (rc == CB_OK) {
+    if (rc == CB_OK && u.password_hash)
         ok = users_password_verify(u.password_hash, pw);
-    } else {
-        users_password_dummy(app->users, pw); /* same time as a wrong password */
-    }
+    else
+        users_password_dummy(app->users, pw);
     if (!ok) {
         if (rc == CB_OK)
             user_clear(&u);
@@ -554,11 +563,18 @@ void api_seed_user_new(struct app *app, struct http_req *req)
                          "registered_device_id '%.64s' is not a registered device", dev);
         return;
     }
+    if (dev && owner[0]) {
+        http_reply_error(req, CB_ERR_CONFLICT,
+                         "device '%.64s' already belongs to a user; an admin can change its "
+                         "owner with PATCH /v1/devices/{id}",
+                         dev);
+        return;
+    }
     struct user u = {.name = strdup(name), .phone = strdup(e164)};
     const char *which = "";
     cb_err rc = users_create(app->users, &u, app->now_ms(), &which);
-    if (rc == CB_OK && dev)
-        rc = registry_set_owner(app->reg, dev, u.id);
+    if (rc == CB_OK && dev && (rc = registry_set_owner(app->reg, dev, u.id)) != CB_OK)
+        users_delete(app->users, u.id); /* nothing half-done stays */
     if (rc != CB_OK) {
         reply_user_err(req, rc, which, "");
     } else {

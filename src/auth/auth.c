@@ -115,6 +115,11 @@ cb_err auth_object(struct app *app, enum access a, enum object_kind k, const cha
     }
 }
 
+bool auth_is_admin(const struct principal *p)
+{
+    return p->kind == PRINCIPAL_ADMIN;
+}
+
 const char *auth_scope(const struct principal *p)
 {
     return p->kind == PRINCIPAL_USER ? p->id : NULL;

@@ -30,6 +30,11 @@ cb_err auth_check(enum access a, const struct principal *p);
 cb_err auth_object(struct app *app, enum access a, enum object_kind k, const char *id,
                    const struct principal *p);
 
+/* Field-level rules (who may give a device away, make someone an admin,
+ * reset a password without the old one): true for the admin token and
+ * admin users. */
+bool auth_is_admin(const struct principal *p);
+
 /* The user whose objects a list must be limited to: p's id for a user, NULL
  * (everything) for an admin. */
 const char *auth_scope(const struct principal *p);

@@ -166,7 +166,8 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     if (!token)
-        log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: admin routes will answer 401");
+        log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: only admin users (carbon user add "
+                          "--admin needs a token; see README) can administer");
     app.admin_token = token;
     app.metrics = metrics_new(api_nroutes);
     for (size_t i = 0; app.metrics && i < api_nroutes; i++)

@@ -268,7 +268,7 @@ static void set_reply(struct http_req *req, unsigned status, struct MHD_Response
         /* Bearer tokens, not cookies: no Allow-Credentials. */
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                "Location, Retry-After, X-Request-Id, ETag");
+                                "Location, Retry-After, X-Request-Id, ETag, X-Next-Cursor");
     }
     if (origin)
         MHD_add_response_header(resp, "Vary", "Origin");

@@ -279,6 +279,21 @@ class DevicesTest(ServerTestCase):
                                                   {"calibration": bad}), 422)
         self.assertEqual(self.get_device(dev)["calibration"], cal)
 
+    def test_owner_null_clears_the_owner(self):
+        # Regression: "owner": null once crashed the server (NULL read).
+        st, _, user = self.srv.request("POST", "/v1/users", {"name": "Owner"})
+        self.assertEqual(st, 201, user)
+        dev = uid()
+        st, _, d = self.srv.request("POST", "/v1/devices", {"id": dev, "owner": None})
+        self.assertEqual((st, d["owner"]), (201, None), d)
+        st, _, d = self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": user["id"]})
+        self.assertEqual((st, d["owner"]), (200, user["id"]), d)
+        st, _, d = self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": None})
+        self.assertEqual((st, d["owner"]), (200, None), d)
+        self.assertError(self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": "nobody"}),
+                         422)
+        self.assertIsNone(self.get_device(dev)["owner"])
+
     def test_patch_refuses_id_key_and_unknown(self):
         dev = uid()
         self.srv.create_device(dev, name="x")

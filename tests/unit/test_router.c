@@ -105,8 +105,7 @@ static void test_table_sane(void **state)
             fail_msg("route %s %s does not declare its access", r->method, r->pattern);
         bool owned = r->access == ACCESS_OWNER || r->access == ACCESS_DEVICE;
         if (owned != (r->object != OBJ_NONE))
-            fail_msg("route %s %s: owner access and an object go together", r->method,
-                     r->pattern);
+            fail_msg("route %s %s: owner access and an object go together", r->method, r->pattern);
         if (owned && !r->object_query && !strchr(r->pattern, '{'))
             fail_msg("route %s %s names no object", r->method, r->pattern);
         for (size_t j = i + 1; j < api_nroutes; j++)
