@@ -22,7 +22,7 @@ struct http_req;
 enum access {
     ACCESS_UNDECLARED, /* a route that forgot to say: refused to everyone (fail closed) */
     ACCESS_PUBLIC,     /* anyone */
-    ACCESS_ADMIN,  /* the admin token or an admin user */
+    ACCESS_ADMIN,      /* the admin token or an admin user */
     ACCESS_WRITER, /* admin, a device key or a gateway key (which devices: registry_check_write) */
     ACCESS_USER,   /* admin or any logged-in user; lists are scoped to the user's own objects */
     ACCESS_OWNER,  /* admin, or the user who owns the route's object (others: 404) */
