@@ -7,6 +7,7 @@ const struct route api_routes[] = {
     {"GET", "/v1/devices/{id}/readings", api_readings_list, ACCESS_READER},
     {"GET", "/v1/devices/{id}/readings/latest", api_readings_latest, ACCESS_READER},
     {"GET", "/v1/devices/{id}/series", api_series, ACCESS_READER},
+    {"GET", "/v1/devices/{id}/graph", api_graph, ACCESS_READER},
     /* Devices and keys (SPEC 2, 4) */
     {"POST", "/v1/devices", api_devices_create, ACCESS_ADMIN},
     {"GET", "/v1/devices", api_devices_list, ACCESS_READER},
@@ -32,6 +33,8 @@ const struct route api_routes[] = {
     {"GET", "/Dynamo/items/{item_id}/{timestamp}", api_seed_item_get, ACCESS_READER},
     {"GET", "/Dynamo/items", api_seed_items, ACCESS_READER},
     {"POST", "/Dynamo/item", api_seed_item_post, ACCESS_WRITER},
+    /* The seed's graph route (SPEC 8) */
+    {"GET", "/graph/generate", api_seed_graph, ACCESS_READER},
     /* Operations (SPEC 9) */
     {"GET", "/healthz", api_healthz, ACCESS_PUBLIC},
     {"GET", "/readyz", api_readyz, ACCESS_PUBLIC},
