@@ -11,6 +11,7 @@ static const struct command {
 } commands[] = {
     {"serve", cli_serve, "run the API on the embedded database (carbon serve --help)"},
     {"alert", cli_alert, "list or acknowledge the alarms of a running server"},
+    {"graph", cli_graph, "draw a device's CO chart to an SVG file"},
     {"version", cli_version, "print the version of carbon and its libraries"},
 };
 

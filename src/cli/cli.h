@@ -5,5 +5,6 @@
 int cli_serve(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_alert(int argc, char **argv);
+int cli_graph(int argc, char **argv);
 
 #endif

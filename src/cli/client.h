@@ -22,6 +22,14 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
 long client_call(struct client *c, const char *cmd, const char *method, const char *path,
                  json_t *body, json_t **out);
 
+/* Sends method path with an optional JSON body text and the given Accept
+ * type; the answer's bytes go to ans (the caller's buffer, with its cap).
+ * Returns the HTTP status, 0 if the server could not be reached (reason on
+ * stderr). */
+struct buf;
+long client_fetch(struct client *c, const char *cmd, const char *method, const char *path,
+                  const char *body, const char *accept, struct buf *ans);
+
 /* Prints the server's {"error":{...}} (or the status) to stderr. */
 void client_print_error(const char *cmd, long status, const json_t *answer);
 
