@@ -111,11 +111,13 @@ cb_err graph_render(struct store *st, const struct device *d, const struct graph
         c.ncols = ds_minmax(raw, nraw, p->from, p->to, ncols, cols);
         gi.readings = nraw;
     } else {
-        /* Long range: the store aggregates, one bucket per column (whole
-         * seconds, so buckets line up with the store's epoch alignment). */
+        /* Long range: the store aggregates, one bucket per column. Whole
+         * minutes when a column spans a minute or more: the store keeps
+         * per-minute rollups and then reads those instead of raw rows. */
         int64_t span = p->to - p->from;
         int64_t step = (span + ncols - 1) / ncols;
-        step = (step + 999) / 1000 * 1000;
+        int64_t unit = step >= 60000 ? 60000 : 1000;
+        step = (step + unit - 1) / unit * unit;
         struct bucket_sink s = {.cap = (size_t)(span / step) + 2, .step_ms = step};
         if (!(s.cols = malloc(s.cap * sizeof *s.cols))) {
             rc = CB_ERR_NOMEM;

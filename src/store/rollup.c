@@ -43,6 +43,30 @@ bool rollup_add(void *arg, const struct reading *rd)
     return !r->stopped;
 }
 
+bool rollup_add_part(struct rollup *r, const struct store_bucket *part)
+{
+    int64_t start = floor_div(part->start, r->step_ms) * r->step_ms;
+    if (!part->count)
+        return !r->stopped;
+    if (!r->cur.count || start != r->cur.start) {
+        emit(r);
+        r->cur =
+            (struct store_bucket){.start = start, .co_min = part->co_min, .co_max = part->co_max};
+    }
+    struct store_bucket *b = &r->cur;
+    b->count += part->count;
+    b->co_sum += part->co_sum;
+    if (part->co_min < b->co_min)
+        b->co_min = part->co_min;
+    if (part->co_max > b->co_max)
+        b->co_max = part->co_max;
+    b->temp_n += part->temp_n;
+    b->temp_sum += part->temp_sum;
+    b->hum_n += part->hum_n;
+    b->hum_sum += part->hum_sum;
+    return !r->stopped;
+}
+
 void rollup_finish(struct rollup *r)
 {
     emit(r);

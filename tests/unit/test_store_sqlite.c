@@ -6,9 +6,11 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "core/timeutil.h"
+#include "store/rollup.h"
 #include "store/store.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -1337,6 +1339,109 @@ static void test_query_limit_overflow(void **state)
                  WEXITSTATUS(status));
 }
 
+/* ---- series over per-minute rollups ---- */
+
+static int rollup_rows(const char *dir, uint32_t dev)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/carbon.db", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM rollup_minute WHERE dev=?", -1, &q, NULL) ==
+            SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, dev);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+struct buckets {
+    struct store_bucket b[1024];
+    size_t n;
+};
+
+static bool bucket_fn(void *arg, const struct store_bucket *b)
+{
+    struct buckets *c = arg;
+    assert_true(c->n < 1024);
+    c->b[c->n++] = *b;
+    return true;
+}
+
+/* The store's series equals a rollup computed here over every reading. */
+static void expect_series(struct store *st, uint32_t dev, int64_t from, int64_t to, int64_t step)
+{
+    struct buckets got = {.n = 0}, want = {.n = 0};
+    assert_int_equal(st->ops->series(st, dev, from, to, step, bucket_fn, &got), CB_OK);
+    size_t n = 0;
+    struct reading *r = all(st, dev, &n);
+    struct rollup ru;
+    rollup_init(&ru, step, bucket_fn, &want);
+    for (size_t i = 0; i < n; i++)
+        if (r[i].ts_ms >= from && r[i].ts_ms < to)
+            rollup_add(&ru, &r[i]);
+    rollup_finish(&ru);
+    free(r);
+    assert_int_equal(got.n, want.n);
+    for (size_t i = 0; i < got.n; i++) {
+        const struct store_bucket *a = &got.b[i], *b = &want.b[i];
+        if (a->start != b->start || a->count != b->count || a->co_min != b->co_min ||
+            a->co_max != b->co_max || fabs(a->co_sum - b->co_sum) > 1e-6 ||
+            a->temp_n != b->temp_n || fabs(a->temp_sum - b->temp_sum) > 1e-6 ||
+            a->hum_n != b->hum_n)
+            fail_msg("bucket %zu: start %lld count %llu min %g max %g sum %g, want start %lld "
+                     "count %llu min %g max %g sum %g",
+                     i, (long long)a->start, (unsigned long long)a->count, a->co_min, a->co_max,
+                     a->co_sum, (long long)b->start, (unsigned long long)b->count, b->co_min,
+                     b->co_max, b->co_sum);
+    }
+}
+
+static void test_series_uses_minute_rollups(void **state)
+{
+    struct fx *f = *state;
+    uint32_t dev = new_device(f->st, "rolled");
+    enum { N = 3000 };
+    struct reading *r = malloc(N * sizeof *r);
+    assert_non_null(r);
+    for (int i = 0; i < N; i++) {
+        r[i] = rd(dev, T0 + (int64_t)i * 10000, (double)(i % 37) / 4);
+        if (i % 3) {
+            r[i].flags |= READING_HAS_TEMP;
+            r[i].temp_c = 20 + (double)(i % 11) / 10;
+        }
+    }
+    r[1234].co_ppm = 950;
+    for (int k = 0; k < N - 100; k += 500)
+        put_ok(f->st, r + k, (size_t)(N - 100 - k < 500 ? N - 100 - k : 500), NULL);
+    wait_compacted(f->dir, dev, N - 100);
+    assert_true(rollup_rows(f->dir, dev) >= (N - 100) / 6);
+    /* The last 100 may still be pending; re-sent old ones are duplicates. */
+    put_ok(f->st, r + N - 100, 100, NULL);
+    assert_int_equal(put_ok(f->st, r + 10, 20, NULL), 20);
+    int64_t end = T0 + (int64_t)N * 10000;
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000); /* ragged edges, 10 min */
+    expect_series(f->st, dev, T0 - 3600000, end + 3600000, 3600000);
+    expect_series(f->st, dev, T0, end, 7 * 60000);
+    expect_series(f->st, dev, T0, end, 61000);          /* not whole minutes: raw rows */
+    expect_series(f->st, dev, T0, T0 + 3600000, 60000); /* short: raw rows */
+    wait_compacted(f->dir, dev, N);
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000);
+    reopen(f);
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000);
+    /* Deleting the device drops its rollups with its readings. */
+    struct device d = find_device(f->st, dev);
+    assert_int_equal(f->st->ops->device_delete(f->st, &d), CB_OK);
+    device_clear(&d);
+    assert_int_equal(rollup_rows(f->dir, dev), 0);
+    free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1360,6 +1465,7 @@ int main(void)
         T(test_device_delete_removes_readings),
         T(test_device_recreate_starts_empty),
         T(test_query_limit_overflow),
+        T(test_series_uses_minute_rollups),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
