@@ -149,3 +149,14 @@ bool client_escape(const char *s, char *out, size_t cap)
     curl_free(e);
     return ok;
 }
+
+bool client_add_param(char *q, size_t cap, const char *name, const char *value)
+{
+    char esc[512];
+    if (!value)
+        return true;
+    if (!client_escape(value, esc, sizeof esc))
+        return false;
+    size_t n = strlen(q);
+    return (size_t)snprintf(q + n, cap - n, "%s%s=%s", n ? "&" : "?", name, esc) < cap - n;
+}

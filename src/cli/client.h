@@ -36,4 +36,8 @@ void client_print_error(const char *cmd, long status, const json_t *answer);
 /* Percent-encodes s for a URL query value into out (cap bytes). */
 bool client_escape(const char *s, char *out, size_t cap);
 
+/* Appends "?name=value" or "&name=value" (value escaped) to the query q
+ * (cap bytes); nothing when value is NULL. False if it does not fit. */
+bool client_add_param(char *q, size_t cap, const char *name, const char *value);
+
 #endif

@@ -125,18 +125,6 @@ static int from_data(const char *dir, const char *id, const struct graph_params 
     return rc;
 }
 
-/* Appends &name=value (escaped) to q. */
-static bool add_param(char *q, size_t cap, const char *name, const char *value)
-{
-    char esc[512];
-    if (!value)
-        return true;
-    if (!client_escape(value, esc, sizeof esc))
-        return false;
-    size_t n = strlen(q);
-    return (size_t)snprintf(q + n, cap - n, "%s%s=%s", n ? "&" : "?", name, esc) < cap - n;
-}
-
 static int from_server(const char *server, const char *config, const char *id,
                        const char *const *vals, struct buf *svg)
 {
@@ -145,7 +133,7 @@ static int from_server(const char *server, const char *config, const char *id,
     if (!client_init(&cl, "graph", server, config))
         return 2;
     for (int i = 0; i < P__COUNT; i++)
-        if (!add_param(q, sizeof q, param_names[i], vals[i])) {
+        if (!client_add_param(q, sizeof q, param_names[i], vals[i])) {
             fprintf(stderr, "carbon graph: --%s is too long\n", param_names[i]);
             return 2;
         }

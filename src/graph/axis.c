@@ -147,6 +147,42 @@ static void label(const struct step *s, const struct civil *c, const struct civi
     }
 }
 
+/* Months since year 0 of the start of the month-step holding t's month. */
+static int64_t month_index(const struct step *s, int64_t t)
+{
+    struct civil c;
+    axis_civil(t, &c);
+    int64_t months = s->unit == U_MONTH ? s->n : s->n * 12;
+    /* Counted from year 0, so steps align to January (and decades). */
+    return floor_div((int64_t)c.year * 12 + (c.month - 1), months) * months;
+}
+
+static int64_t month_start(int64_t idx)
+{
+    return axis_epoch_ms((int)floor_div(idx, 12), (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
+}
+
+/* The tick after t. */
+static int64_t tick_next(const struct step *s, int64_t t)
+{
+    if (s->unit == U_MS)
+        return t + s->n;
+    return month_start(month_index(s, t) + (s->unit == U_MONTH ? s->n : s->n * 12));
+}
+
+/* The first tick at or after from. */
+static int64_t tick_first(const struct step *s, int64_t from)
+{
+    int64_t t;
+    if (s->unit == U_MS) {
+        int64_t origin = s->n == 7 * DAY ? 4 * DAY : 0; /* weeks start on Monday (1970-01-05) */
+        t = origin + floor_div(from - origin, s->n) * s->n;
+    } else {
+        t = month_start(month_index(s, from));
+    }
+    return t < from ? tick_next(s, t) : t;
+}
+
 size_t axis_time(int64_t from, int64_t to, double width_px, double min_px,
                  struct time_tick out[AXIS_MAX_TICKS])
 {
@@ -162,41 +198,12 @@ size_t axis_time(int64_t from, int64_t to, double width_px, double min_px,
     const struct step *s = &steps[si];
     size_t n = 0;
     struct civil c, prev;
-    bool have_prev = false;
-    if (s->unit == U_MS) {
-        int64_t origin = 0;
-        if (s->n == 7 * DAY)
-            origin = 4 * DAY; /* weeks start on Monday (1970-01-05) */
-        int64_t t = origin + floor_div(from - origin, s->n) * s->n;
-        if (t < from)
-            t += s->n;
-        for (; t <= to && n < AXIS_MAX_TICKS; t += s->n) {
-            axis_civil(t, &c);
-            out[n].t = t;
-            label(s, &c, have_prev ? &prev : NULL, &out[n++]);
-            prev = c;
-            have_prev = true;
-        }
-        return n;
-    }
-    axis_civil(from, &c);
-    int months = s->unit == U_MONTH ? (int)s->n : (int)s->n * 12;
-    /* Months counted from year 0 so that steps align to Jan (and to
-     * decades for year steps). */
-    int64_t idx = (int64_t)c.year * 12 + (c.month - 1);
-    idx = floor_div(idx, months) * months;
-    for (;; idx += months) {
-        int64_t t =
-            axis_epoch_ms((int)floor_div(idx, 12), (int)(idx - floor_div(idx, 12) * 12) + 1, 1);
-        if (t < from)
-            continue;
-        if (t > to || n >= AXIS_MAX_TICKS)
-            break;
+    for (int64_t t = tick_first(s, from); t <= to && n < AXIS_MAX_TICKS; t = tick_next(s, t)) {
         axis_civil(t, &c);
         out[n].t = t;
-        label(s, &c, have_prev ? &prev : NULL, &out[n++]);
+        label(s, &c, n ? &prev : NULL, &out[n]);
+        n++;
         prev = c;
-        have_prev = true;
     }
     return n;
 }

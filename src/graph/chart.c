@@ -197,7 +197,7 @@ static void draw_path(struct xml *w, struct path *p, const char *stroke, double 
 
 static double col_avg(const struct gcol *g)
 {
-    return g->count ? g->co_sum / (double)g->count : 0;
+    return g->agg.count ? g->agg.co_sum / (double)g->agg.count : 0;
 }
 
 static void margins(int width, bool second, double *left, double *right)
@@ -253,7 +253,7 @@ static void draw_title(struct xml *w, const struct chart *c, const struct layout
         struct civil pc;
         char num[32];
         axis_civil(peak->t_max, &pc);
-        xml_fmt_num(num, peak->co_max);
+        xml_fmt_num(num, peak->agg.co_max);
         if (c->width < 700) /* a phone gets the range and the peak only */
             snprintf(sub, sizeof sub, "%s \xC2\xB7 peak %s ppm", range, num);
         else
@@ -353,9 +353,9 @@ static void draw_co_line(struct xml *w, const struct chart *c, const struct layo
         const struct gcol *g = &c->cols[i];
         if (i > 0 && ds_is_gap(&c->cols[i - 1], g, c->typical_ms, c->min_gap_ms))
             path_break(&p);
-        double ymin = y_of(&l->y, l, g->co_min), ymax = y_of(&l->y, l, g->co_max);
+        double ymin = y_of(&l->y, l, g->agg.co_min), ymax = y_of(&l->y, l, g->agg.co_max);
         double xmin = x_of(c, l, g->t_min), xmax = x_of(c, l, g->t_max);
-        if (g->co_min == g->co_max) {
+        if (g->agg.co_min == g->agg.co_max) {
             path_point(&p, xmax, ymax);
             continue;
         }
@@ -391,10 +391,10 @@ static void draw_co_bars(struct xml *w, const struct chart *c, const struct layo
     for (size_t i = 0; i < c->ncols; i++) {
         const struct gcol *g = &c->cols[i];
         double x = (x_of(c, l, g->t_first) + x_of(c, l, g->t_last)) / 2;
-        double y = y_of(&l->y, l, g->co_max);
-        const char *fill = g->co_max >= c->alarm_ppm  ? COL_ALARM
-                           : g->co_max >= c->warn_ppm ? COL_WARN
-                                                      : COL_CO;
+        double y = y_of(&l->y, l, g->agg.co_max);
+        const char *fill = g->agg.co_max >= c->alarm_ppm  ? COL_ALARM
+                           : g->agg.co_max >= c->warn_ppm ? COL_WARN
+                                                          : COL_CO;
         double h = base - y < 1 ? 1 : base - y;
         rect(w, x - bw / 2, base - h, bw, h, fill, 1);
     }
@@ -406,14 +406,14 @@ static void draw_aux(struct xml *w, const struct chart *c, const struct layout *
     buf_init(&p.b, 0);
     for (size_t i = 0; i < c->ncols; i++) {
         const struct gcol *g = &c->cols[i];
-        uint64_t n = temp ? g->temp_n : g->hum_n;
+        uint64_t n = temp ? g->agg.temp_n : g->agg.hum_n;
         if (i > 0 && ds_is_gap(&c->cols[i - 1], g, c->typical_ms, c->min_gap_ms))
             path_break(&p);
         if (!n) {
             path_break(&p);
             continue;
         }
-        double v = (temp ? g->temp_sum : g->hum_sum) / (double)n;
+        double v = (temp ? g->agg.temp_sum : g->agg.hum_sum) / (double)n;
         path_point(&p, x_of(c, l, (g->t_first + g->t_last) / 2), y_of(&l->y2, l, v));
     }
     draw_path(w, &p, temp ? COL_TEMP : COL_HUM, 1.2);
@@ -516,19 +516,19 @@ bool chart_svg(const struct chart *c, struct buf *out)
     double s2lo = INFINITY, s2hi = -INFINITY;
     for (size_t i = 0; i < c->ncols; i++) {
         const struct gcol *g = &c->cols[i];
-        if (!peak || g->co_max > peak->co_max)
+        if (!peak || g->agg.co_max > peak->agg.co_max)
             peak = g;
-        if ((c->series & CHART_TEMP) && g->temp_n) {
-            double v = g->temp_sum / (double)g->temp_n;
+        if ((c->series & CHART_TEMP) && g->agg.temp_n) {
+            double v = g->agg.temp_sum / (double)g->agg.temp_n;
             s2lo = fmin(s2lo, v), s2hi = fmax(s2hi, v);
         }
-        if ((c->series & CHART_HUM) && g->hum_n) {
-            double v = g->hum_sum / (double)g->hum_n;
+        if ((c->series & CHART_HUM) && g->agg.hum_n) {
+            double v = g->agg.hum_sum / (double)g->agg.hum_n;
             s2lo = fmin(s2lo, v), s2hi = fmax(s2hi, v);
         }
     }
-    if (peak && peak->co_max > ymax)
-        ymax = peak->co_max;
+    if (peak && peak->agg.co_max > ymax)
+        ymax = peak->agg.co_max;
     ymax *= 1.08; /* head room above the highest line */
 
     struct legend_item items[8];

@@ -1,6 +1,8 @@
 /* downsample.c - min/max per pixel column and gap detection. */
 #include "graph/downsample.h"
 
+#include "store/rollup.h"
+
 #include <stdlib.h>
 
 int ds_column(int64_t t, int64_t from, int64_t to, int cols)
@@ -17,32 +19,14 @@ int ds_column(int64_t t, int64_t from, int64_t to, int cols)
 
 static void col_add(struct gcol *c, const struct reading *r)
 {
-    if (c->count == 0) {
-        *c = (struct gcol){.t_first = r->ts_ms,
-                           .t_min = r->ts_ms,
-                           .t_max = r->ts_ms,
-                           .co_min = r->co_ppm,
-                           .co_max = r->co_ppm};
-    }
+    if (c->agg.count == 0)
+        *c = (struct gcol){.t_first = r->ts_ms, .t_min = r->ts_ms, .t_max = r->ts_ms};
     c->t_last = r->ts_ms;
-    c->count++;
-    c->co_sum += r->co_ppm;
-    if (r->co_ppm < c->co_min) {
-        c->co_min = r->co_ppm;
+    if (c->agg.count && r->co_ppm < c->agg.co_min)
         c->t_min = r->ts_ms;
-    }
-    if (r->co_ppm > c->co_max) {
-        c->co_max = r->co_ppm;
+    if (c->agg.count && r->co_ppm > c->agg.co_max)
         c->t_max = r->ts_ms;
-    }
-    if (r->flags & READING_HAS_TEMP) {
-        c->temp_n++;
-        c->temp_sum += r->temp_c;
-    }
-    if (r->flags & READING_HAS_HUM) {
-        c->hum_n++;
-        c->hum_sum += r->hum_pct;
-    }
+    rollup_bucket_add(&c->agg, r);
 }
 
 size_t ds_minmax(const struct reading *r, size_t n, int64_t from, int64_t to, int cols,
@@ -54,7 +38,7 @@ size_t ds_minmax(const struct reading *r, size_t n, int64_t from, int64_t to, in
         int c = ds_column(r[i].ts_ms, from, to, cols);
         if (c != cur) {
             cur = c;
-            out[k++].count = 0;
+            out[k++].agg.count = 0;
         }
         col_add(&out[k - 1], &r[i]);
     }
@@ -68,14 +52,7 @@ void ds_from_bucket(const struct store_bucket *b, int64_t step_ms, struct gcol *
                          .t_last = b->start + step_ms - 1,
                          .t_min = mid,
                          .t_max = mid,
-                         .co_min = b->co_min,
-                         .co_max = b->co_max,
-                         .co_sum = b->co_sum,
-                         .count = b->count,
-                         .temp_sum = b->temp_sum,
-                         .hum_sum = b->hum_sum,
-                         .temp_n = b->temp_n,
-                         .hum_n = b->hum_n};
+                         .agg = *b};
 }
 
 static int cmp_i64(const void *a, const void *b)

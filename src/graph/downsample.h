@@ -14,10 +14,7 @@
 struct gcol {
     int64_t t_first, t_last; /* time span of the readings in it */
     int64_t t_min, t_max;    /* when the minimum / maximum happened */
-    double co_min, co_max, co_sum;
-    uint64_t count;
-    double temp_sum, hum_sum;
-    uint64_t temp_n, hum_n;
+    struct store_bucket agg; /* count, CO min/max/sum, temperature and humidity sums */
 };
 
 /* Column of instant t in a chart of cols columns over [from, to): 0..cols-1

@@ -17,15 +17,10 @@ static void emit(struct rollup *r)
         r->stopped = true;
 }
 
-bool rollup_add(void *arg, const struct reading *rd)
+void rollup_bucket_add(struct store_bucket *b, const struct reading *rd)
 {
-    struct rollup *r = arg;
-    int64_t start = floor_div(rd->ts_ms, r->step_ms) * r->step_ms;
-    if (!r->cur.count || start != r->cur.start) {
-        emit(r);
-        r->cur = (struct store_bucket){.start = start, .co_min = rd->co_ppm, .co_max = rd->co_ppm};
-    }
-    struct store_bucket *b = &r->cur;
+    if (!b->count)
+        b->co_min = b->co_max = rd->co_ppm;
     b->count++;
     b->co_sum += rd->co_ppm;
     if (rd->co_ppm < b->co_min)
@@ -40,6 +35,17 @@ bool rollup_add(void *arg, const struct reading *rd)
         b->hum_n++;
         b->hum_sum += rd->hum_pct;
     }
+}
+
+bool rollup_add(void *arg, const struct reading *rd)
+{
+    struct rollup *r = arg;
+    int64_t start = floor_div(rd->ts_ms, r->step_ms) * r->step_ms;
+    if (!r->cur.count || start != r->cur.start) {
+        emit(r);
+        r->cur = (struct store_bucket){.start = start};
+    }
+    rollup_bucket_add(&r->cur, rd);
     return !r->stopped;
 }
 

@@ -119,10 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        .t_last = now - 1000,
                        .t_min = now - 1000,
                        .t_max = now - 1000,
-                       .co_min = 40,
-                       .co_max = 40,
-                       .co_sum = 40,
-                       .count = 1};
+                       .agg = {.co_min = 40, .co_max = 40, .co_sum = 40, .count = 1}};
     struct chart c = {.width = size % 2 ? 400 : 1200,
                       .height = 300,
                       .bar = size % 3 == 0,

@@ -58,11 +58,11 @@ static void check_columns(const struct reading *r, size_t n, int64_t from, int64
         int c = ds_column(out[j].t_first, from, to, cols);
         assert_int_equal(ds_column(out[j].t_last, from, to, cols), c);
         assert_true(j == 0 || out[j].t_first > out[j - 1].t_last); /* ascending */
-        assert_true(out[j].co_max == mx[c]);                       /* the peak survives */
-        assert_true(out[j].co_min == mn[c]);
-        assert_int_equal(out[j].count, cnt[c]);
+        assert_true(out[j].agg.co_max == mx[c]);                   /* the peak survives */
+        assert_true(out[j].agg.co_min == mn[c]);
+        assert_int_equal(out[j].agg.count, cnt[c]);
         assert_int_equal(ds_column(out[j].t_max, from, to, cols), c);
-        total += out[j].count;
+        total += out[j].agg.count;
     }
     assert_int_equal(total, n);
     free(out);
@@ -114,7 +114,7 @@ static void test_downsample_year_keeps_single_spike(void **state)
     assert_true(k == 1100);
     int spikes = 0;
     for (size_t j = 0; j < k; j++)
-        spikes += out[j].co_max == 400;
+        spikes += out[j].agg.co_max == 400;
     assert_int_equal(spikes, 1);
     free(out);
     free(r);

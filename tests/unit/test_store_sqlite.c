@@ -226,8 +226,8 @@ static void assert_sorted(const struct reading *r, size_t n, uint32_t dev, bool 
     }
 }
 
-/* Rows of dev in carbon.db's readings table, read directly (compaction done?). */
-static int table_count(const char *dir, uint32_t dev)
+/* count(*) of sql (one ? for the device) on carbon.db, read directly; -1 on error. */
+static int db_count(const char *dir, const char *sql, uint32_t dev)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/carbon.db", dir);
@@ -236,8 +236,7 @@ static int table_count(const char *dir, uint32_t dev)
     int n = -1;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM readings WHERE dev=?", -1, &q, NULL) ==
-            SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
             sqlite3_bind_int64(q, 1, dev);
             if (sqlite3_step(q) == SQLITE_ROW)
                 n = sqlite3_column_int(q, 0);
@@ -246,6 +245,12 @@ static int table_count(const char *dir, uint32_t dev)
     sqlite3_finalize(q);
     sqlite3_close(db);
     return n;
+}
+
+/* Rows of dev in carbon.db's readings table, read directly (compaction done?). */
+static int table_count(const char *dir, uint32_t dev)
+{
+    return db_count(dir, "SELECT count(*) FROM readings WHERE dev=?", dev);
 }
 
 static void sleep_ms(long ms)
@@ -1343,21 +1348,7 @@ static void test_query_limit_overflow(void **state)
 
 static int rollup_rows(const char *dir, uint32_t dev)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/carbon.db", dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM rollup_minute WHERE dev=?", -1, &q, NULL) ==
-            SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, dev);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            n = sqlite3_column_int(q, 0);
-    }
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
+    return db_count(dir, "SELECT count(*) FROM rollup_minute WHERE dev=?", dev);
 }
 
 struct buckets {
