@@ -31,7 +31,7 @@ static const char upsert_sql[] =
 static const char recompute_sql[] =
     "INSERT OR REPLACE INTO rollup_minute SELECT ?1, ?2, count(*), min(co), max(co), total(co),"
     " count(temp), total(temp), count(hum), total(hum) FROM readings"
-    " WHERE dev = ?1 AND ts >= ?2 AND ts < ?2 + 60000";
+    " WHERE dev = ?1 AND ts >= ?2 AND ts < ?2 + 60000 HAVING count(*) > 0";
 
 bool sqlite_rollup_apply(sqlite3 *db, const struct reading *const *rows, const uint8_t *fresh,
                          size_t n)

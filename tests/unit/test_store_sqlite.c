@@ -7,6 +7,7 @@
 #include "core/secret.h"
 #include "core/timeutil.h"
 #include "store/rollup.h"
+#include "store/sqlite_int.h" /* sqlite_rollup_apply */
 #include "store/store.h"
 
 #include <dirent.h>
@@ -1433,6 +1434,56 @@ static void test_series_uses_minute_rollups(void **state)
     free(r);
 }
 
+/* Compaction's rollup update: a minute whose rows were all new is added to,
+ * one where any row was already stored is recomputed from the table. */
+static void test_rollup_apply_recomputes_unsure_minutes(void **state)
+{
+    struct fx *f = *state;
+    uint32_t dev = new_device(f->st, "minutes");
+    struct reading r[120];
+    for (int i = 0; i < 120; i++)
+        r[i] = rd(dev, T0 + (int64_t)i * 1000, i % 10);
+    put_ok(f->st, r, 120, NULL);
+    wait_compacted(f->dir, dev, 120);
+    f->st->ops->close(f->st);
+    f->st = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/carbon.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    /* Offered again (already stored: not fresh), plus two new readings in a
+     * later minute, inserted as compaction would. */
+    struct reading fresh_rows[2] = {rd(dev, T0 + 300000, 42), rd(dev, T0 + 300500, 7)};
+    char sql[160];
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO readings VALUES(%u, %lld, %g, NULL, NULL)", dev,
+                 (long long)fresh_rows[i].ts_ms, fresh_rows[i].co_ppm);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    const struct reading *rows[5] = {&r[3], &r[4], &r[70], &fresh_rows[0], &fresh_rows[1]};
+    const uint8_t fresh[5] = {0, 1, 0, 1, 1};
+    assert_true(sqlite_rollup_apply(db, rows, fresh, 5));
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    /* Every minute equals the aggregate of its raw rows. */
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM rollup_minute m WHERE dev=?1 AND NOT EXISTS"
+                           " (SELECT 1 FROM readings WHERE dev=m.dev AND ts>=m.m AND ts<m.m+60000"
+                           " GROUP BY dev HAVING count(*)=m.n AND min(co)=m.co_min AND"
+                           " max(co)=m.co_max AND total(co)=m.co_sum)",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(q, 1, dev);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* T0 is 20 s into a minute: 120 s of readings span 3 minutes, plus the new one. */
+    assert_int_equal(rollup_rows(f->dir, dev), 4);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1457,6 +1508,7 @@ int main(void)
         T(test_device_recreate_starts_empty),
         T(test_query_limit_overflow),
         T(test_series_uses_minute_rollups),
+        T(test_rollup_apply_recomputes_unsure_minutes),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
