@@ -47,7 +47,7 @@ http {
 NGX
 nginx -c "$work/nginx.conf" &
 TOKEN=bench-admin-token-0123456789
-CARBON_ADMIN_TOKEN=$TOKEN build/carbon serve --listen 127.0.0.1:0 --data "$work/data" \
+CARBON_RATE_LIMIT=0 CARBON_RATE_LIMIT_ADDR=0 CARBON_ADMIN_TOKEN=$TOKEN build/carbon serve --listen 127.0.0.1:0 --data "$work/data" \
     --log-level info 2>"$work/carbon.log" &
 CARBON_PID=$!
 for _ in $(seq 100); do

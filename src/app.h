@@ -3,15 +3,24 @@
 #define CARBON_APP_H
 #include "alarm/service.h"
 #include "auth/registry.h"
+#include "auth/users.h"
 #include "core/metrics.h"
 #include "store/store.h"
 
 #include <stdint.h>
 
+struct ratelimit;
+
 struct app {
     struct store *store;
     struct registry *reg;
     struct alarm_service *alarms;
+    struct users *users;
+    struct ratelimit *login_addr_rl; /* login attempts per client address */
+    struct ratelimit *login_acct_rl; /* login attempts per account */
+    struct ratelimit *key_rl;        /* requests per key or user (NULL: none) */
+    struct ratelimit *addr_rl;       /* requests per client address (NULL: none) */
+    const char *cors_origins;        /* comma-separated allow-list ("" : none) */
     struct metrics *metrics;
     const char *admin_token; /* NULL or empty: no admin token accepted */
     int64_t (*now_ms)(void); /* injected clock */

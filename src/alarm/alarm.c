@@ -11,9 +11,11 @@
 #define EXPOSURE_HALF_LIFE_MIN 320.0
 #define EXPOSURE_TAU_MS (EXPOSURE_HALF_LIFE_MIN / 0.69314718055994531 * 60000.0)
 /* After an exposure alarm clears the dose is capped here, not zeroed: the
- * body still holds CO, so a return of dangerous CO re-alarms quickly (70 ppm
- * in about 13 min, 150 ppm in about 1 min), while low levels (whose
- * equilibrium is below 0.9) can never re-raise it: no flapping. */
+ * body still holds CO, so a return of dangerous CO re-alarms quickly (UL:
+ * 70 ppm in about 13 min, 150 ppm in about 2.5 min, 400 ppm within a
+ * minute). Levels whose equilibrium is below 1 never alarm either way; a
+ * source that cycles (e.g. 20 min on, 10 min off) raises a new alert each
+ * time it returns, as it should. */
 #define EXPOSURE_RESIDUAL 0.9
 /* A reading stands for at most this long before it (MQ-7 heater cycles are
  * 150 s; devices that save power report every few minutes). Of a longer gap
@@ -23,8 +25,13 @@
 /* Below this, a repeated value is normal (clean air read at integer
  * resolution); a sensor stuck above it is a fault. */
 #define STUCK_MIN_PPM 5.0
-/* Smoothing time constant of the level co_rising compares. */
+/* Smoothing time constant of the level co_rising compares, and the part of
+ * rise_ppm the smoothed rise must reach: the smoothed level approaches a
+ * step only asymptotically (95% after 3 time constants) and lags a ramp by
+ * one time constant, so it is held to 90% of the setting. With readings
+ * every 15 s, +-10 ppm noise moves it by at most ~11 ppm. */
 #define RISE_SMOOTH_MS 30000.0
+#define RISE_FRACTION 0.9
 /* Consecutive readings at the rail that make a fault. */
 #define RAIL_COUNT 3
 /* A peak update is reported when the peak rose by this fraction (and 5 ppm). */
@@ -309,7 +316,9 @@ static void check_rising(const struct alarm_config *c, struct alarm_state *st, i
         st->ema_ppm = ppm; /* first reading or a long gap: start afresh */
     else
         st->ema_ppm += (ppm - st->ema_ppm) * (1.0 - exp(-(double)dt / RISE_SMOOTH_MS));
-    int64_t slot_w = c->rise_window_ms / ALARM_RISE_SLOTS;
+    /* SLOTS - 1 slots span the window; the extra one keeps the slot that
+     * holds the reading one window ago from being reused by the current one. */
+    int64_t slot_w = c->rise_window_ms / (ALARM_RISE_SLOTS - 1);
     int64_t start = ts - ts % slot_w;
     size_t i = (size_t)((ts / slot_w) % ALARM_RISE_SLOTS);
     if (st->rise[i].start_ms != start) {
@@ -318,13 +327,16 @@ static void check_rising(const struct alarm_config *c, struct alarm_state *st, i
     } else if (st->ema_ppm < st->rise[i].min_ppm) {
         st->rise[i].min_ppm = st->ema_ppm;
     }
+    /* Baseline: the lowest smoothed level in the slots that overlap the
+     * window (so a device reporting every window still compares with its
+     * previous reading). */
     double base = st->ema_ppm;
     for (size_t j = 0; j < ALARM_RISE_SLOTS; j++)
-        if (st->rise[j].start_ms > ts - c->rise_window_ms && st->rise[j].start_ms <= ts &&
+        if (st->rise[j].start_ms + slot_w > ts - c->rise_window_ms && st->rise[j].start_ms <= ts &&
             st->rise[j].min_ppm < base)
             base = st->rise[j].min_ppm;
     double rise = st->ema_ppm - base;
-    if (rise >= c->rise_ppm)
+    if (rise >= c->rise_ppm * RISE_FRACTION)
         raise_kind(st, ALARM_CO_RISING, ALARM_SEV_WARNING, ts, ppm, out);
     else
         settle_kind(st, ALARM_CO_RISING, rise < c->rise_ppm / 2, ts, ppm, c->clear_hold_ms, out);

@@ -15,7 +15,8 @@
  *    standard's response points (UL 2034 or EN 50291-1) so that a constant
  *    concentration alarms at the standard's time, and fluctuating or stepped
  *    exposure adds up instead of resetting.
- *  - co_rising: the smoothed level rose by rise_ppm within rise_window.
+ *  - co_rising: the smoothed level rose by rise_ppm (90% of it, for the
+ *    smoothing's lag) within rise_window.
  *  - sensor_fault: readings pinned at the top rail, impossible jumps, the
  *    same value (above 5 ppm) for stuck time, or a fault flag from the device.
  *  - offline: no reading received for offline_after (clock-driven).
@@ -139,7 +140,7 @@ struct alarm_event {
     enum alarm_kind kind;
     enum alarm_severity severity;
     int64_t ts_ms; /* reading ts (clock time for offline and mutes) */
-    double ppm;    /* the reading that caused it (0 for clock events) */
+    double ppm;    /* the reading that caused it (clock events: the last reading; offline: 0) */
     double peak_ppm;
 };
 

@@ -25,6 +25,7 @@ struct dev_entry {
     struct alert *closing[2 * ALARM_NKINDS];
     size_t nclosing;
     bool dirty; /* state changed since it was saved */
+    bool saved; /* a state was loaded at open: replay what came after it */
 };
 
 struct alarm_service {
@@ -37,6 +38,7 @@ struct alarm_service {
     struct dev_entry **dev; /* indexed by device seq */
     size_t ndev;
     int64_t saved_ms; /* last save of the changed states */
+    bool opened;      /* loading is over */
 
     pthread_mutex_t tick_mu;
     pthread_cond_t tick_cv;
@@ -413,8 +415,10 @@ static void load_state(void *arg, uint32_t dev, const void *data, size_t len)
     if (!e || len != sizeof st)
         return; /* a deleted device, or a layout from another version: start afresh */
     memcpy(&st, data, sizeof st);
-    if (st.version == ALARM_STATE_VERSION)
+    if (st.version == ALARM_STATE_VERSION) {
         e->st = st;
+        e->saved = true;
+    }
 }
 
 static void load_active(void *arg, const struct alert *a)
@@ -499,7 +503,7 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
             continue;
         reconcile(e);
         /* Readings stored after the saved state: evaluate them now. */
-        if (e->st.last_ts_ms) {
+        if (e->saved) {
             struct replay rp = {s, seq, e, now, &fl, 0};
             if (st->ops->scan_readings(st, seq, e->st.last_ts_ms + 1, INT64_MAX, replay_one, &rp) !=
                 CB_OK)
@@ -519,6 +523,7 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
     if (replayed)
         log_msg(LOG_INFO, "alarm engine caught up on %zu readings stored before a restart",
                 replayed);
+    s->opened = true;
     if (tick_ms > 0) {
         if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0)
             goto fail;
@@ -566,10 +571,17 @@ cb_err alarm_service_device(struct alarm_service *s, const struct device *d)
     struct alarm_config cfg;
     alarm_settings_config(d->thresholds, d->offline_after_s, &cfg);
     pthread_mutex_lock(&s->mu);
+    bool fresh = !entry(s, d->seq);
     struct dev_entry *e = entry_make(s, d->seq);
     if (e) {
         memcpy(e->id, d->id, sizeof e->id);
         e->cfg = cfg;
+        /* A new device's (empty) state is saved at once: after a crash,
+         * every reading stored since is replayed, including one stored just
+         * before the crash and never evaluated. (At open, states are loaded
+         * after this and must not be overwritten.) */
+        if (fresh && s->opened)
+            save_entry(s, d->seq, e, NULL, 0);
     }
     pthread_mutex_unlock(&s->mu);
     return e ? CB_OK : CB_ERR_NOMEM;

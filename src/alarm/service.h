@@ -16,9 +16,11 @@
 struct alarm_service;
 struct metrics;
 
-/* Receives every alarm event after it is durable: the alert as stored (its
- * state after the event), the event, and the device id. Called without the
- * service lock held; must not block for long. */
+/* Receives every alarm event after its record was written: the alert (its
+ * state after the event), the event, and the device id. If the write
+ * failed, the sink is called all the same (warning people must not wait on
+ * a disk): the alert's id is then 0 until a retry stores it. Called without
+ * the service lock held; must not block for long. */
 struct alarm_sink {
     void (*fn)(void *arg, const struct alert *a, const struct alarm_event *ev,
                const char *device_id);

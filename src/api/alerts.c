@@ -3,6 +3,7 @@
  * this file only translates HTTP. */
 #include "api/api.h"
 
+#include "auth/auth.h"
 #include "core/jsonv.h"
 #include "core/timeutil.h"
 
@@ -115,6 +116,13 @@ void api_alerts_list(struct app *app, struct http_req *req)
         }
         f.kind = (int)k;
     }
+    /* A user sees the alerts of their own devices only. */
+    const struct principal *who = http_who(req);
+    f.owner = auth_scope(who);
+    if (dev && auth_object(app, ACCESS_OWNER, OBJ_DEVICE, dev, who) != CB_OK) {
+        api_reply_err(req, CB_ERR_NOT_FOUND, "device", dev);
+        return;
+    }
     if (dev && !api_device_seq(app, req, dev, &f.dev))
         return;
     if (!api_time_param(req, "from", &f.from) || !api_time_param(req, "to", &f.to) ||
@@ -161,28 +169,13 @@ void api_alerts_get(struct app *app, struct http_req *req)
     http_reply_json(req, 200, alert_json(app, &a));
 }
 
-/* Who is acting, for acknowledged_by. */
-static const char *actor(struct http_req *req)
-{
-    const struct principal *p = http_who(req);
-    switch (p->kind) {
-    case PRINCIPAL_ADMIN:
-        return "admin";
-    case PRINCIPAL_DEVICE:
-    case PRINCIPAL_GATEWAY:
-        return p->id;
-    default:
-        return "unknown";
-    }
-}
-
 void api_alerts_ack(struct app *app, struct http_req *req)
 {
     int64_t id;
     struct alert a;
     if (!alert_id(req, &id))
         return;
-    cb_err rc = alarm_service_ack(app->alarms, id, actor(req), app->now_ms(), &a);
+    cb_err rc = alarm_service_ack(app->alarms, id, auth_actor(http_who(req)), app->now_ms(), &a);
     if (rc != CB_OK) {
         reply_alert_err(req, rc, id);
         return;
@@ -244,11 +237,14 @@ void api_alerts_create(struct app *app, struct http_req *req)
         return;
     }
     uint32_t seq;
-    if (api_device_seq(app, req, dev, &seq)) {
+    if (auth_object(app, ACCESS_OWNER, OBJ_DEVICE, dev, http_who(req)) != CB_OK)
+        api_reply_err(req, CB_ERR_NOT_FOUND, "device", dev);
+    else if (api_device_seq(app, req, dev, &seq)) {
         struct alert a;
         enum alarm_severity s =
             strcmp(sev, "warning") == 0 ? ALARM_SEV_WARNING : ALARM_SEV_CRITICAL;
-        cb_err rc = alarm_service_manual(app->alarms, seq, s, msg, actor(req), app->now_ms(), &a);
+        cb_err rc = alarm_service_manual(app->alarms, seq, s, msg, auth_actor(http_who(req)),
+                                         app->now_ms(), &a);
         if (rc == CB_OK) {
             char loc[48];
             snprintf(loc, sizeof loc, "/v1/alerts/%lld", (long long)a.id);

@@ -46,6 +46,19 @@ void api_gateways_patch(struct app *app, struct http_req *req);
 void api_gateways_delete(struct app *app, struct http_req *req);
 void api_gateways_rotate(struct app *app, struct http_req *req);
 
+/* users.c */
+void api_users_create(struct app *app, struct http_req *req);
+void api_users_list(struct app *app, struct http_req *req);
+void api_users_get(struct app *app, struct http_req *req);
+void api_users_patch(struct app *app, struct http_req *req);
+void api_users_delete(struct app *app, struct http_req *req);
+void api_users_contacts(struct app *app, struct http_req *req);
+void api_auth_login(struct app *app, struct http_req *req);
+void api_auth_logout(struct app *app, struct http_req *req);
+void api_me(struct app *app, struct http_req *req);
+void api_seed_user_new(struct app *app, struct http_req *req);
+void api_seed_user_contacts(struct app *app, struct http_req *req);
+
 /* alerts.c */
 void api_alerts_list(struct app *app, struct http_req *req);
 void api_alerts_get(struct app *app, struct http_req *req);
@@ -74,6 +87,10 @@ void api_openapi(struct app *app, struct http_req *req);
 
 /* {"device_id","ts","co_ppm"[,"temperature_c"][,"humidity_pct"]} */
 json_t *api_reading_json(const char *device_id, const struct reading *r);
+/* A JSON string, or null for NULL. */
+json_t *api_opt_str(const char *s);
+/* Stored JSON text parsed, or fallback (taken) if NULL or unreadable. */
+json_t *api_json_text(const char *text, json_t *fallback);
 /* Parses the JSON body of req; on failure replies (415/400) and returns NULL. */
 json_t *api_json_body(struct http_req *req);
 /* Reads an optional time query parameter; on a bad value replies 400 and

@@ -3,6 +3,8 @@
 #include "api/api.h"
 
 #include "alarm/settings.h"
+#include "auth/auth.h"
+#include "core/ulid.h"
 #include "core/jsonv.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -12,21 +14,6 @@
 #include <string.h>
 
 #define DEFAULT_OFFLINE_AFTER_S 600
-
-static json_t *json_text_or(const char *text, json_t *fallback)
-{
-    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-    if (v) {
-        json_decref(fallback);
-        return v;
-    }
-    return fallback;
-}
-
-static json_t *opt_str(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
 
 static json_t *device_json(struct app *app, const struct device *d)
 {
@@ -47,10 +34,11 @@ static json_t *device_json(struct app *app, const struct device *d)
         seen = json_string(ts);
     }
     return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s}", "id", d->id, "name",
-                     opt_str(d->name), "location", opt_str(d->location), "owner", opt_str(d->owner),
-                     "thresholds", thr, "calibration", json_text_or(d->calibration, json_object()),
-                     "offline_after_s", (json_int_t)d->offline_after_s, "created_at", created,
-                     "last_seen", seen, "status", online ? "online" : "offline", "last_reading",
+                     api_opt_str(d->name), "location", api_opt_str(d->location), "owner",
+                     api_opt_str(d->owner), "thresholds", thr, "calibration",
+                     api_json_text(d->calibration, json_object()), "offline_after_s",
+                     (json_int_t)d->offline_after_s, "created_at", created, "last_seen", seen,
+                     "status", online ? "online" : "offline", "last_reading",
                      live.has_last ? api_reading_json(d->id, &live.last) : json_null(), "standard",
                      alarm_standard_get(cfg.standard)->name);
 }
@@ -67,7 +55,8 @@ static void prefix_field(struct jv_err *e, const char *parent)
 
 /* Validates the settable fields present in body into d (which holds the
  * current values for a patch). Replies 422 and returns false on error. */
-static bool apply_fields(struct http_req *req, const json_t *body, struct device *d)
+static bool apply_fields(struct app *app, struct http_req *req, const json_t *body,
+                         struct device *d)
 {
     struct jv_err e = {{0}, {0}};
     const char *name = NULL, *location = NULL, *owner = NULL;
@@ -81,6 +70,33 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
     /* The alarm settings: "thresholds", and "standard" as a shorthand for
      * thresholds.standard. A patch changes only the keys it names; the
      * merged result is checked as a whole (never silently reset a level). */
+    if (json_is_null(json_object_get(body, "owner"))) {
+        has_owner = true; /* null: no owner */
+        owner = NULL;
+    }
+    /* The owner is a user; only an admin gives a device to someone else. */
+    const struct principal *who = http_who(req);
+    char canon[27] = "";
+    if (has_owner && owner && owner[0]) {
+        snprintf(canon, sizeof canon, "%s", owner);
+        if (!ulid_canonical(canon) || !users_exists(app->users, canon)) {
+            jv_fail(&e, "owner", "must be the id of a user (or null)");
+            goto bad;
+        }
+        owner = canon;
+    }
+    if (!auth_is_admin(who)) {
+        bool mine = !has_owner || (owner && strcmp(owner, who->id) == 0);
+        if (!mine) {
+            http_reply_error(req, CB_ERR_FORBIDDEN,
+                             "only an admin can give a device to someone else");
+            return false;
+        }
+        has_owner = true; /* a user's device is theirs */
+        owner = who->id;
+    }
+    if (has_owner && owner && !owner[0])
+        owner = NULL;
     const json_t *thr = json_object_get(body, "thresholds");
     const json_t *std = json_object_get(body, "standard");
     char *thr_text = NULL, *cal_text = NULL;
@@ -127,7 +143,10 @@ static bool apply_fields(struct http_req *req, const json_t *body, struct device
     }
     SET_STR(name, has_name, name)
     SET_STR(location, has_loc, location)
-    SET_STR(owner, has_owner, owner)
+    if (has_owner) {
+        free(d->owner);
+        d->owner = owner ? strdup(owner) : NULL;
+    }
 #undef SET_STR
     if (has_off)
         d->offline_after_s = off;
@@ -181,7 +200,7 @@ void api_devices_create(struct app *app, struct http_req *req)
     }
     snprintf(d.id, sizeof d.id, "%s", id);
     d.offline_after_s = DEFAULT_OFFLINE_AFTER_S;
-    if (!apply_fields(req, body, &d))
+    if (!apply_fields(app, req, body, &d))
         goto out;
     char key[SECRET_KEY_LEN];
     cb_err rc = registry_device_create(app->reg, &d, key);
@@ -213,9 +232,11 @@ void api_devices_list(struct app *app, struct http_req *req)
         http_reply_error(req, rc, "%s", cb_strerror(rc));
         return;
     }
+    const char *scope = auth_scope(http_who(req));
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, device_json(app, &list[i]));
+        if (!scope || (list[i].owner && strcmp(list[i].owner, scope) == 0))
+            json_array_append_new(arr, device_json(app, &list[i]));
         device_clear(&list[i]);
     }
     free(list);
@@ -260,7 +281,7 @@ void api_devices_patch(struct app *app, struct http_req *req)
         goto out;
     }
     have = true;
-    if (!apply_fields(req, body, &d))
+    if (!apply_fields(app, req, body, &d))
         goto out;
     rc = registry_device_update(app->reg, &d);
     if (rc != CB_OK) {

@@ -21,6 +21,21 @@ json_t *api_reading_json(const char *device_id, const struct reading *r)
     return o;
 }
 
+json_t *api_opt_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *api_json_text(const char *text, json_t *fallback)
+{
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    if (v) {
+        json_decref(fallback);
+        return v;
+    }
+    return fallback;
+}
+
 json_t *api_json_body(struct http_req *req)
 {
     if (!http_is_json(req)) {

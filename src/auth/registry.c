@@ -288,6 +288,19 @@ cb_err registry_device_seq(struct registry *r, const char *id, uint32_t *seq)
     return rc;
 }
 
+cb_err registry_device_owner(struct registry *r, const char *id, char owner[65])
+{
+    cb_err rc = CB_ERR_NOT_FOUND;
+    pthread_rwlock_rdlock(&r->lock);
+    const struct device *d = strmap_get(&r->devices, id);
+    if (d) {
+        snprintf(owner, 65, "%s", d->owner ? d->owner : "");
+        rc = CB_OK;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
 cb_err registry_device_get(struct registry *r, const char *id, struct device *out)
 {
     cb_err rc = CB_ERR_NOT_FOUND;
@@ -381,6 +394,38 @@ cb_err registry_device_update(struct registry *r, const struct device *d)
     }
     pthread_mutex_unlock(&r->wmu);
     return rc;
+}
+
+cb_err registry_set_owner(struct registry *r, const char *id, const char *owner)
+{
+    struct device d;
+    cb_err rc = registry_device_get(r, id, &d);
+    if (rc != CB_OK)
+        return rc;
+    free(d.owner);
+    d.owner = owner ? strdup(owner) : NULL;
+    rc = owner && !d.owner ? CB_ERR_NOMEM : registry_device_update(r, &d);
+    device_clear(&d);
+    return rc;
+}
+
+static void owner_forget(void *arg, const char *key, void *val)
+{
+    (void)key;
+    struct device *d = val;
+    if (d->owner && strcmp(d->owner, arg) == 0) {
+        free(d->owner);
+        d->owner = NULL;
+    }
+}
+
+void registry_forget_owner(struct registry *r, const char *owner)
+{
+    pthread_mutex_lock(&r->wmu);
+    pthread_rwlock_wrlock(&r->lock);
+    strmap_each(&r->devices, owner_forget, (void *)owner);
+    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->wmu);
 }
 
 static void gateway_forget(void *arg, const char *key, void *val)

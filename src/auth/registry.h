@@ -5,12 +5,18 @@
 #include "core/secret.h"
 #include "store/store.h"
 
-enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_ADMIN, PRINCIPAL_DEVICE, PRINCIPAL_GATEWAY };
+enum principal_kind {
+    PRINCIPAL_NONE,
+    PRINCIPAL_ADMIN,   /* the admin token (id "") or an admin user's session (id = user) */
+    PRINCIPAL_DEVICE,  /* a device key (id = device) */
+    PRINCIPAL_GATEWAY, /* a gateway key (id = gateway) */
+    PRINCIPAL_USER,    /* a user's session (id = user) */
+};
 
 /* Who is calling: resolved once per request by auth_identify(). */
 struct principal {
     enum principal_kind kind;
-    char id[65]; /* device or gateway id */
+    char id[65]; /* device, gateway or user id */
 };
 
 enum write_check { WRITE_OK, WRITE_UNKNOWN_DEVICE, WRITE_FORBIDDEN };
@@ -35,6 +41,9 @@ enum write_check registry_check_write(struct registry *r, const struct principal
 
 /* The store sequence number of device id; CB_ERR_NOT_FOUND if absent. */
 cb_err registry_device_seq(struct registry *r, const char *id, uint32_t *seq);
+/* The owner (user id, "" if none) of a device. CB_ERR_NOT_FOUND if there is
+ * no such device. */
+cb_err registry_device_owner(struct registry *r, const char *id, char owner[65]);
 /* Deep copy of a device (free with device_clear). CB_ERR_NOT_FOUND if absent. */
 cb_err registry_device_get(struct registry *r, const char *id, struct device *out);
 /* All devices sorted by id, deep copies; free each with device_clear, then the array. */
@@ -44,6 +53,10 @@ cb_err registry_device_create(struct registry *r, struct device *d, char key[SEC
 /* Replaces the mutable fields of the device with d's (matched by id). */
 cb_err registry_device_update(struct registry *r, const struct device *d);
 cb_err registry_device_delete(struct registry *r, const char *id);
+/* Makes owner (a user id, or NULL for none) the owner of device id. */
+cb_err registry_set_owner(struct registry *r, const char *id, const char *owner);
+/* The store has removed owner from its devices (user deleted): so does the cache. */
+void registry_forget_owner(struct registry *r, const char *owner);
 /* Issues a new key for the device; the old one stops working at once. */
 cb_err registry_device_rotate(struct registry *r, const char *id, char key[SECRET_KEY_LEN]);
 

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "alarm/service.h"
 #include "core/config.h"
+#include "core/ratelimit.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -131,6 +132,18 @@ int cli_serve(int argc, char **argv)
         return 2;
     }
 
+    const char *rk = config_get(&cfg, CFG_RATE_KEY), *ra = config_get(&cfg, CFG_RATE_ADDR);
+    double rate_key = strtod(rk, &end);
+    bool bad_rate = !*rk || *end || !(rate_key >= 0 && rate_key <= 1e6);
+    double rate_addr = strtod(ra, &end);
+    bad_rate |= !*ra || *end || !(rate_addr >= 0 && rate_addr <= 1e6);
+    if (bad_rate) {
+        fprintf(stderr, "carbon serve: CARBON_RATE_LIMIT and CARBON_RATE_LIMIT_ADDR must be "
+                        "requests per second from 0 (no limit) to 1000000\n");
+        config_free(&cfg);
+        return 2;
+    }
+
     /* Signals are taken by sigwait below; block them before any thread starts. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -153,7 +166,8 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     if (!token)
-        log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: admin routes will answer 401");
+        log_msg(LOG_WARN, "CARBON_ADMIN_TOKEN is not set: only admin users (carbon user add "
+                          "--admin needs a token; see README) can administer");
     app.admin_token = token;
     app.metrics = metrics_new(api_nroutes);
     for (size_t i = 0; app.metrics && i < api_nroutes; i++)
@@ -162,7 +176,19 @@ int cli_serve(int argc, char **argv)
     if (!app.metrics || !app.store)
         goto out;
     app.reg = registry_open(app.store);
-    if (!app.reg || !(app.alarms = open_alarms(&app)))
+    if (!app.reg || !(app.alarms = open_alarms(&app)) ||
+        !(app.users = users_open(app.store, app.now_ms())))
+        goto out;
+    /* Login attempts: 10 per address per minute, and 5 per account then 1
+     * every 3 minutes (a success clears the account's count). */
+    app.login_addr_rl = ratelimit_new(10.0 / 60, 10, 65536);
+    app.login_acct_rl = ratelimit_new(1.0 / 180, 5, 65536);
+    /* Request limits (bursts of 10 s worth, at least 20): NULL = none. */
+    app.key_rl = ratelimit_new(rate_key, rate_key * 10 > 20 ? rate_key * 10 : 20, 65536);
+    app.addr_rl = ratelimit_new(rate_addr, rate_addr * 10 > 20 ? rate_addr * 10 : 20, 65536);
+    app.cors_origins = config_get(&cfg, CFG_CORS_ORIGINS);
+    if (!app.login_addr_rl || !app.login_acct_rl || (rate_key > 0 && !app.key_rl) ||
+        (rate_addr > 0 && !app.addr_rl))
         goto out;
     http = http_start(&app, host, port, (unsigned)threads, api_routes, api_nroutes);
     if (!http)
@@ -179,6 +205,11 @@ int cli_serve(int argc, char **argv)
 out:
     http_stop(http, 0);
     alarm_service_close(app.alarms); /* after HTTP: no reading is evaluated any more */
+    users_close(app.users);
+    ratelimit_free(app.login_addr_rl);
+    ratelimit_free(app.login_acct_rl);
+    ratelimit_free(app.key_rl);
+    ratelimit_free(app.addr_rl);
     registry_close(app.reg);
     if (app.store)
         app.store->ops->close(app.store);

@@ -16,6 +16,13 @@ const struct config_setting config_settings[CFG__COUNT] = {
     [CFG_LOG_LEVEL] = {"log-level", "CARBON_LOG_LEVEL", "info", false,
                        "debug, info, warn, error or off"},
     [CFG_THREADS] = {"threads", "CARBON_THREADS", "2", false, "HTTP worker threads"},
+    [CFG_CORS_ORIGINS] = {NULL, "CARBON_CORS_ORIGINS", "", false,
+                          "browser origins allowed to call the API, comma-separated "
+                          "(https://app.example.com); empty: none"},
+    [CFG_RATE_KEY] = {NULL, "CARBON_RATE_LIMIT", "20", false,
+                      "requests per second per key or user (bursts of 10x); 0: no limit"},
+    [CFG_RATE_ADDR] = {NULL, "CARBON_RATE_LIMIT_ADDR", "200", false,
+                       "requests per second per client address (bursts of 10x); 0: no limit"},
 };
 
 static bool set(struct config *c, enum config_key k, const char *v, const char *src)

@@ -6,7 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum config_key { CFG_LISTEN, CFG_DATA, CFG_ADMIN_TOKEN, CFG_LOG_LEVEL, CFG_THREADS, CFG__COUNT };
+enum config_key {
+    CFG_LISTEN,
+    CFG_DATA,
+    CFG_ADMIN_TOKEN,
+    CFG_LOG_LEVEL,
+    CFG_THREADS,
+    CFG_CORS_ORIGINS,
+    CFG_RATE_KEY,
+    CFG_RATE_ADDR,
+    CFG__COUNT
+};
 
 struct config {
     char *value[CFG__COUNT];

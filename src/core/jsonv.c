@@ -157,7 +157,13 @@ json_t *jv_parse(const char *data, size_t len, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!root)
+    if (!root) {
+        /* jansson quotes the text near the error; a body may hold a
+         * password, so the quote is cut: line and column say where. */
+        char *near = strstr(je.text, " near '");
+        if (near)
+            *near = '\0';
         snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+    }
     return root;
 }

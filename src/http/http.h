@@ -16,14 +16,22 @@
 struct app;
 struct http_req;
 
-/* Who may call a route. Checked by the server before the handler runs; no
- * handler checks roles itself. */
+/* Who may call a route. The server resolves the credentials and checks the
+ * route's rule (and object) before the handler runs; no handler checks
+ * roles itself. */
 enum access {
-    ACCESS_PUBLIC, /* anyone */
-    ACCESS_ADMIN,  /* admin token */
-    ACCESS_WRITER, /* admin, a device key or a gateway key (object checks in registry) */
-    ACCESS_READER, /* admin (users and owners come with the users work) */
+    ACCESS_UNDECLARED, /* a route that forgot to say: refused to everyone (fail closed) */
+    ACCESS_PUBLIC,     /* anyone */
+    ACCESS_ADMIN,      /* the admin token or an admin user */
+    ACCESS_WRITER, /* admin, a device key or a gateway key (which devices: registry_check_write) */
+    ACCESS_USER,   /* admin or any logged-in user; lists are scoped to the user's own objects */
+    ACCESS_OWNER,  /* admin, or the user who owns the route's object (others: 404) */
+    ACCESS_DEVICE, /* ACCESS_OWNER, or the device itself with its own key (device-self) */
 };
+
+/* The object a route acts on, for ACCESS_OWNER and ACCESS_DEVICE: named by
+ * the first {param} of the pattern, or by a query argument. */
+enum object_kind { OBJ_NONE, OBJ_DEVICE, OBJ_ALERT, OBJ_USER };
 
 typedef void (*route_fn)(struct app *app, struct http_req *req);
 
@@ -32,6 +40,8 @@ struct route {
     const char *pattern; /* "/v1/devices/{id}/readings": {x} matches one segment */
     route_fn fn;
     enum access access;
+    enum object_kind object;  /* OBJ_NONE unless access is OWNER or DEVICE */
+    const char *object_query; /* NULL: the object is {param} 0; else this query argument */
 };
 
 /* ---- for handlers ---- */
@@ -43,6 +53,10 @@ const char *http_method(struct http_req *req);
 const char *http_param(struct http_req *req, int i);
 /* Query argument or NULL. */
 const char *http_query(struct http_req *req, const char *name);
+/* The client's IP address as text ("192.0.2.7", "2001:db8::1"). */
+void http_client_addr(struct http_req *req, char *out, size_t len);
+/* The same for rate limits: IPv4 address, or IPv6 /64 ("2001:db8::"). */
+void http_client_net(struct http_req *req, char *out, size_t len);
 /* Request header (case-insensitive) or NULL. */
 const char *http_header(struct http_req *req, const char *name);
 /* The request body (NUL-terminated; may be empty). */

@@ -6,6 +6,7 @@
 #include "auth/auth.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/timeutil.h"
 
 #include <arpa/inet.h>
@@ -51,7 +52,9 @@ struct http_req {
     bool counted;   /* dispatched: counts as in flight for a graceful stop */
     bool auth_done; /* credentials resolved (auth_err holds the verdict) */
     cb_err auth_err;
-    uint64_t received; /* body bytes seen, kept or not */
+    const char *object_id; /* the route's object, for the 404 message */
+    int retry_after;       /* seconds, with CB_ERR_RATE_LIMITED */
+    uint64_t received;     /* body bytes seen, kept or not */
     int64_t start_ns;
     char reqid[40];
     char device[65];
@@ -163,6 +166,32 @@ const char *http_query(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
+static void client_addr(struct http_req *req, char *out, size_t len, bool net)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(out, len, "unknown");
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (net) /* one IPv6 client holds a whole /64 */
+            memset(a.s6_addr + 8, 0, 8);
+        inet_ntop(AF_INET6, &a, out, (socklen_t)len);
+    }
+}
+
+void http_client_addr(struct http_req *req, char *out, size_t len)
+{
+    client_addr(req, out, len, false);
+}
+
+void http_client_net(struct http_req *req, char *out, size_t len)
+{
+    client_addr(req, out, len, true);
+}
+
 const char *http_header(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -192,6 +221,26 @@ void http_log_device(struct http_req *req, const char *device_id)
 
 /* ---- replies ---- */
 
+/* Is origin in the comma-separated allow-list ("*" allows any)? */
+static bool origin_allowed(const char *list, const char *origin)
+{
+    if (!list || !origin || !*origin)
+        return false;
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        size_t n = (size_t)(e - p);
+        if ((n == 1 && *p == '*') || (n == olen && strncmp(p, origin, n) == 0))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
 static void set_reply(struct http_req *req, unsigned status, struct MHD_Response *resp,
                       const char *ctype)
 {
@@ -217,6 +266,15 @@ static void set_reply(struct http_req *req, unsigned status, struct MHD_Response
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (int i = 0; i < req->nheaders; i++)
         MHD_add_response_header(resp, req->hname[i], req->hval[i]);
+    const char *origin = http_header(req, "Origin");
+    if (origin && origin_allowed(req->srv->app->cors_origins, origin)) {
+        /* Bearer tokens, not cookies: no Allow-Credentials. */
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                "Location, Retry-After, X-Request-Id, ETag, X-Next-Cursor");
+    }
+    if (origin)
+        MHD_add_response_header(resp, "Vary", "Origin");
     req->resp = resp;
     req->status = status;
 }
@@ -346,10 +404,71 @@ static void authorize(struct http_server *s, struct http_req *req)
     if (rt->access == ACCESS_PUBLIC)
         return;
     req->auth_err =
-        auth_identify(s->app->admin_token, s->app->reg, http_header(req, "Authorization"),
-                      http_header(req, "X-Api-Key"), &req->who);
+        auth_identify(s->app->admin_token, s->app->reg, s->app->users, s->app->now_ms(),
+                      http_header(req, "Authorization"), http_header(req, "X-Api-Key"), &req->who);
     if (req->auth_err == CB_OK)
         req->auth_err = auth_check(rt->access, &req->who);
+    /* Per-key limit: every key, user and session counts (the admin token,
+     * the operator's, does not). */
+    if (req->auth_err == CB_OK && req->who.kind != PRINCIPAL_ADMIN &&
+        req->who.kind != PRINCIPAL_NONE) {
+        char key[80];
+        snprintf(key, sizeof key, "%d:%s", (int)req->who.kind, req->who.id);
+        if (!ratelimit_take(s->app->key_rl, key, 1, s->app->now_ms(), &req->retry_after))
+            req->auth_err = CB_ERR_RATE_LIMITED;
+    }
+    if (req->auth_err == CB_OK && rt->object != OBJ_NONE) {
+        /* An absent query argument is the handler's to refuse (400). */
+        const char *oid = rt->object_query ? http_query(req, rt->object_query) : req->params[0];
+        if (oid)
+            req->auth_err = auth_object(s->app, rt->access, rt->object, oid, &req->who);
+        req->object_id = oid;
+    }
+}
+
+static void reply_limited(struct http_req *req, const char *who)
+{
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", req->retry_after > 0 ? req->retry_after : 1);
+    http_add_header(req, "Retry-After", ra);
+    http_reply_error(req, CB_ERR_RATE_LIMITED, "too many requests from %s; retry in %s second(s)",
+                     who, ra);
+}
+
+/* Answers OPTIONS: a CORS preflight from an allowed origin, or the list of
+ * methods of a path. */
+static void preflight(struct http_server *s, struct http_req *req)
+{
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE"};
+    char allow[64] = "";
+    size_t off = 0;
+    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
+        bool known = false;
+        int np;
+        char params[HTTP_MAX_PARAMS][256];
+        if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params, &np, &known) >=
+            0)
+            off += (size_t)snprintf(allow + off, sizeof allow - off, "%s%s", off ? ", " : "",
+                                    methods[m]);
+    }
+    if (!off) {
+        http_reply_error(req, CB_ERR_NOT_FOUND, "no route for %s", req->path);
+        return;
+    }
+    const char *origin = http_header(req, "Origin");
+    if (origin && !origin_allowed(s->app->cors_origins, origin)) {
+        http_reply_error(req, CB_ERR_FORBIDDEN,
+                         "origin %.128s is not allowed (CARBON_CORS_ORIGINS)", origin);
+        return;
+    }
+    http_add_header(req, "Allow", allow);
+    if (origin) {
+        http_add_header(req, "Access-Control-Allow-Methods", allow);
+        http_add_header(req, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, X-Api-Key, X-Request-Id, If-None-Match");
+        http_add_header(req, "Access-Control-Max-Age", "600");
+    }
+    http_reply_static(req, 204, NULL, "", 0);
 }
 
 static void dispatch(struct http_server *s, struct http_req *req)
@@ -394,6 +513,15 @@ static void dispatch(struct http_server *s, struct http_req *req)
                          "<key> or X-Api-Key: <key>");
         return;
     }
+    if (e == CB_ERR_RATE_LIMITED) {
+        reply_limited(req, "this key");
+        return;
+    }
+    if (e == CB_ERR_NOT_FOUND) {
+        static const char *const what[] = {"object", "device", "alert", "user"};
+        http_reply_error(req, e, "no %s with id '%.64s'", what[rt->object], req->object_id);
+        return;
+    }
     if (e != CB_OK) {
         http_reply_error(req, e, "these credentials may not call %s %s", rt->method, rt->pattern);
         return;
@@ -433,6 +561,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req->path)
             return MHD_NO;
         make_reqid(s, req);
+        req->route = -1; /* until matched */
+        char addr[64];
+        http_client_net(req, addr, sizeof addr);
+        if (!ratelimit_take(s->app->addr_rl, addr, 1, s->app->now_ms(), &req->retry_after)) {
+            reply_limited(req, "this address");
+            return queue_reply(req);
+        }
+        if (strcmp(method, "OPTIONS") == 0) {
+            preflight(s, req);
+            return queue_reply(req);
+        }
         bool known;
         req->route = http_route_match(s->routes, s->nroutes, method, url, req->params,
                                       &req->nparams, &known);

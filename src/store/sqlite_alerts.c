@@ -160,6 +160,7 @@ cb_err sqlite_alerts_query(struct store *st, const struct alert_filter *f, struc
                            " (?1 IS NULL OR dev=?1) AND (?2 IS NULL OR kind=?2)"
                            " AND (?3 IS NULL OR active=?3) AND (?4 IS NULL OR acked=?4)"
                            " AND raised_ms>=?5 AND raised_ms<?6 AND id<?7"
+                           " AND (?9 IS NULL OR dev IN (SELECT seq FROM devices WHERE owner=?9))"
                            " ORDER BY id DESC LIMIT ?8",
                            -1, &q, NULL) != SQLITE_OK) {
         log_msg(LOG_ERROR, "sqlite (alerts query): %s", sqlite3_errmsg(c->db));
@@ -177,6 +178,7 @@ cb_err sqlite_alerts_query(struct store *st, const struct alert_filter *f, struc
     sqlite3_bind_int64(q, 6, f->to);
     sqlite3_bind_int64(q, 7, f->before_id > 0 ? f->before_id : INT64_MAX);
     sqlite3_bind_int64(q, 8, (sqlite3_int64)limit);
+    sqlite_bind_opt(q, 9, f->owner);
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW && *n < limit)
         alert_row(q, &v[(*n)++]);

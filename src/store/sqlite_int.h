@@ -102,6 +102,13 @@ struct readconn *sqlite_reader_get(struct sqlite_store *s);
 void sqlite_reader_put(struct sqlite_store *s, struct readconn *c);
 /* Opens a database with the project's pragmas. NULL on failure (logged). */
 sqlite3 *sqlite_open_db(const char *path, bool readonly);
+/* Column i as a malloc'd string (NULL for SQL NULL). */
+char *sqlite_dup_col(sqlite3_stmt *st, int i);
+/* Binds v, or NULL when v is NULL. */
+void sqlite_bind_opt(sqlite3_stmt *st, int i, const char *v);
+/* Steps a statement to completion: CB_OK, CB_ERR_CONFLICT on a constraint,
+ * CB_ERR_IO otherwise (logged with what). */
+cb_err sqlite_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what);
 /* Runs statements; false on error (logged with context). */
 bool sqlite_exec(sqlite3 *db, const char *sql, const char *what);
 /* Grows s->dev to hold seq; false on allocation failure. Caller holds mu. */
@@ -117,6 +124,15 @@ cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64
 cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_t to,
                             store_scan_fn fn, void *arg);
 cb_err sqlite_device_live(struct store *st, uint32_t dev, struct device_live *out);
+/* Users and sessions (sqlite_users.c), on main_admin under admin_mu. */
+cb_err sqlite_user_create(struct store *st, const struct user *u);
+cb_err sqlite_user_update(struct store *st, const struct user *u);
+cb_err sqlite_user_delete(struct store *st, const char *id);
+cb_err sqlite_users_load(struct store *st, store_user_fn fn, void *arg);
+cb_err sqlite_session_put(struct store *st, const struct session *se);
+cb_err sqlite_session_delete(struct store *st, const char *token_hash);
+cb_err sqlite_sessions_load(struct store *st, int64_t now_ms, store_session_fn fn, void *arg);
+
 /* Alarms (sqlite_alerts.c), on main_admin under admin_mu. */
 cb_err sqlite_alarm_commit(struct store *st, struct alert *a, size_t na, const struct alarm_blob *b,
                            size_t nb);

@@ -42,6 +42,28 @@ struct gateway {
     size_t ndevices;
 };
 
+/* A person (SPEC 4). Ids are ULIDs. */
+struct user {
+    char id[27];
+    char *name;          /* 1..128 bytes */
+    char *email;         /* lower-case, or NULL */
+    char *phone;         /* E.164, or NULL */
+    char *secondary;     /* JSON array of E.164 numbers, or NULL */
+    char *emergency;     /* JSON object label -> E.164, or NULL */
+    char *password_hash; /* Argon2id encoded hash, or NULL: cannot log in */
+    bool admin;
+    int64_t created_ms;
+};
+
+/* A login session: only the SHA-256 of its token is stored. */
+struct session {
+    char token_hash[65];
+    char user_id[27];
+    int64_t created_ms, expires_ms;
+};
+typedef void (*store_user_fn)(void *arg, const struct user *u);
+typedef void (*store_session_fn)(void *arg, const struct session *s);
+
 /* One alarm of one device (SPEC 5); the alarm engine's events become these
  * records. State: active/cleared x acknowledged or not. */
 struct alert {
@@ -69,6 +91,7 @@ struct alert_filter {
     int64_t from, to;  /* raised_ms in [from, to) */
     int64_t before_id; /* cursor: ids below this (0 = from the newest) */
     size_t limit;
+    const char *owner; /* NULL = any; else only devices this user owns */
 };
 
 /* The alarm engine's state of a device, as opaque bytes. */
@@ -156,6 +179,17 @@ struct store_ops {
     cb_err (*gateway_delete)(struct store *s, const char *id);
     cb_err (*gateways_load)(struct store *s, store_gateway_fn fn, void *arg);
 
+    /* Users. create: CB_ERR_CONFLICT when the email or phone is taken.
+     * delete: also their sessions; their devices lose their owner. */
+    cb_err (*user_create)(struct store *s, const struct user *u);
+    cb_err (*user_update)(struct store *s, const struct user *u);
+    cb_err (*user_delete)(struct store *s, const char *id);
+    cb_err (*users_load)(struct store *s, store_user_fn fn, void *arg);
+    /* Sessions; load skips (and deletes) expired ones. */
+    cb_err (*session_put)(struct store *s, const struct session *se);
+    cb_err (*session_delete)(struct store *s, const char *token_hash);
+    cb_err (*sessions_load)(struct store *s, int64_t now_ms, store_session_fn fn, void *arg);
+
     /* Alarms. alarm_commit writes alerts (inserting those with id 0 and
      * setting their id) and engine states in one durable transaction. */
     cb_err (*alarm_commit)(struct store *s, struct alert *a, size_t na, const struct alarm_blob *b,
@@ -178,8 +212,9 @@ struct store {
  * NULL on failure, with a message logged. */
 struct store *store_sqlite_open(const char *dir);
 
-/* Frees the heap fields of d / g (not d / g itself). */
+/* Frees the heap fields of d / g / u (not d / g / u itself). */
 void device_clear(struct device *d);
+void user_clear(struct user *u);
 void gateway_clear(struct gateway *g);
 
 #endif

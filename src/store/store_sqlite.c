@@ -50,7 +50,16 @@ static const char *const main_migrations[] = {
     "CREATE INDEX alerts_dev ON alerts(dev, id);"
     "CREATE INDEX alerts_active ON alerts(active) WHERE active;"
     "CREATE TABLE alarm_state(dev INTEGER PRIMARY KEY, state BLOB NOT NULL);",
-    /* 3: per-minute rollups of readings (long-range series and graphs),
+    /* 3: users and sessions (SPEC 2, 4) */
+    "CREATE TABLE users("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, phone TEXT UNIQUE,"
+    " secondary TEXT, emergency TEXT, password_hash TEXT, admin INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sessions("
+    " token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions(user_id);",
+    /* 4: per-minute rollups of readings (long-range series and graphs),
      * kept by compaction; built here from what is already stored. */
     "CREATE TABLE rollup_minute("
     " dev INTEGER NOT NULL, m INTEGER NOT NULL, n INTEGER NOT NULL,"
@@ -212,13 +221,13 @@ static void reader_close(struct readconn *c)
 
 /* ---- devices ---- */
 
-static char *dup_col(sqlite3_stmt *st, int i)
+char *sqlite_dup_col(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+void sqlite_bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
@@ -226,7 +235,7 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static cb_err step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+cb_err sqlite_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
@@ -249,15 +258,15 @@ static cb_err sq_device_create(struct store *st, struct device *d)
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, d->id, -1, SQLITE_STATIC);
-    bind_opt(q, 2, d->name);
-    bind_opt(q, 3, d->location);
-    bind_opt(q, 4, d->owner);
-    bind_opt(q, 5, d->thresholds);
-    bind_opt(q, 6, d->calibration);
+    sqlite_bind_opt(q, 2, d->name);
+    sqlite_bind_opt(q, 3, d->location);
+    sqlite_bind_opt(q, 4, d->owner);
+    sqlite_bind_opt(q, 5, d->thresholds);
+    sqlite_bind_opt(q, 6, d->calibration);
     sqlite3_bind_int64(q, 7, d->offline_after_s);
     sqlite3_bind_text(q, 8, d->key_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 9, d->created_ms);
-    rc = step_done(s->main_admin, q, "device create");
+    rc = sqlite_step_done(s->main_admin, q, "device create");
     if (rc != CB_OK)
         goto out;
     d->seq = (uint32_t)sqlite3_last_insert_rowid(s->main_admin);
@@ -285,15 +294,15 @@ static cb_err sq_device_update(struct store *st, const struct device *d)
                            "calibration=?,offline_after_s=?,key_hash=? WHERE seq=?",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
-    bind_opt(q, 1, d->name);
-    bind_opt(q, 2, d->location);
-    bind_opt(q, 3, d->owner);
-    bind_opt(q, 4, d->thresholds);
-    bind_opt(q, 5, d->calibration);
+    sqlite_bind_opt(q, 1, d->name);
+    sqlite_bind_opt(q, 2, d->location);
+    sqlite_bind_opt(q, 3, d->owner);
+    sqlite_bind_opt(q, 4, d->thresholds);
+    sqlite_bind_opt(q, 5, d->calibration);
     sqlite3_bind_int64(q, 6, d->offline_after_s);
     sqlite3_bind_text(q, 7, d->key_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 8, d->seq);
-    rc = step_done(s->main_admin, q, "device update");
+    rc = sqlite_step_done(s->main_admin, q, "device update");
     if (rc == CB_OK && sqlite3_changes(s->main_admin) == 0)
         rc = CB_ERR_NOT_FOUND;
 out:
@@ -333,9 +342,9 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
     sqlite3_bind_int64(q, 1, d->seq);
     sqlite3_bind_int64(q2, 1, d->seq);
     sqlite3_bind_text(q3, 1, d->id, -1, SQLITE_STATIC);
-    if (step_done(s->main_admin, q, "device delete") != CB_OK ||
-        step_done(s->main_admin, q2, "device delete") != CB_OK ||
-        step_done(s->main_admin, q3, "device delete") != CB_OK) {
+    if (sqlite_step_done(s->main_admin, q, "device delete") != CB_OK ||
+        sqlite_step_done(s->main_admin, q2, "device delete") != CB_OK ||
+        sqlite_step_done(s->main_admin, q3, "device delete") != CB_OK) {
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
     }
@@ -376,11 +385,11 @@ static cb_err sq_devices_load(struct store *st, store_device_fn fn, void *arg)
         struct device d = {0};
         d.seq = (uint32_t)sqlite3_column_int64(q, 0);
         snprintf(d.id, sizeof d.id, "%s", (const char *)sqlite3_column_text(q, 1));
-        d.name = dup_col(q, 2);
-        d.location = dup_col(q, 3);
-        d.owner = dup_col(q, 4);
-        d.thresholds = dup_col(q, 5);
-        d.calibration = dup_col(q, 6);
+        d.name = sqlite_dup_col(q, 2);
+        d.location = sqlite_dup_col(q, 3);
+        d.owner = sqlite_dup_col(q, 4);
+        d.thresholds = sqlite_dup_col(q, 5);
+        d.calibration = sqlite_dup_col(q, 6);
         d.offline_after_s = sqlite3_column_int64(q, 7);
         snprintf(d.key_hash, sizeof d.key_hash, "%s", (const char *)sqlite3_column_text(q, 8));
         d.created_ms = sqlite3_column_int64(q, 9);
@@ -406,13 +415,13 @@ static cb_err gateway_write_devices(struct sqlite_store *s, const struct gateway
                            &ins, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(del, 1, g->id, -1, SQLITE_STATIC);
-    if ((rc = step_done(s->main_admin, del, "gateway devices")) != CB_OK)
+    if ((rc = sqlite_step_done(s->main_admin, del, "gateway devices")) != CB_OK)
         goto out;
     for (size_t i = 0; i < g->ndevices; i++) {
         sqlite3_reset(ins);
         sqlite3_bind_text(ins, 1, g->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, g->devices[i], -1, SQLITE_STATIC);
-        if ((rc = step_done(s->main_admin, ins, "gateway devices")) != CB_OK)
+        if ((rc = sqlite_step_done(s->main_admin, ins, "gateway devices")) != CB_OK)
             goto out;
     }
 out:
@@ -433,11 +442,11 @@ static cb_err gateway_write(struct store *st, const struct gateway *g, bool crea
                              : "UPDATE gateways SET name=?,key_hash=?,created_ms=? WHERE id=?";
     if (sqlite3_prepare_v2(s->main_admin, sql, -1, &q, NULL) != SQLITE_OK)
         goto rollback;
-    bind_opt(q, 1, g->name);
+    sqlite_bind_opt(q, 1, g->name);
     sqlite3_bind_text(q, 2, g->key_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, g->created_ms);
     sqlite3_bind_text(q, 4, g->id, -1, SQLITE_STATIC);
-    if ((rc = step_done(s->main_admin, q, "gateway write")) != CB_OK)
+    if ((rc = sqlite_step_done(s->main_admin, q, "gateway write")) != CB_OK)
         goto rollback;
     if (!create && sqlite3_changes(s->main_admin) == 0) {
         rc = CB_ERR_NOT_FOUND;
@@ -476,7 +485,7 @@ static cb_err sq_gateway_delete(struct store *st, const char *id)
         SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    rc = step_done(s->main_admin, q, "gateway delete");
+    rc = sqlite_step_done(s->main_admin, q, "gateway delete");
     if (rc == CB_OK && sqlite3_changes(s->main_admin) == 0)
         rc = CB_ERR_NOT_FOUND;
 out:
@@ -502,7 +511,7 @@ static cb_err sq_gateways_load(struct store *st, store_gateway_fn fn, void *arg)
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct gateway g = {0};
         snprintf(g.id, sizeof g.id, "%s", (const char *)sqlite3_column_text(q, 0));
-        g.name = dup_col(q, 1);
+        g.name = sqlite_dup_col(q, 1);
         snprintf(g.key_hash, sizeof g.key_hash, "%s", (const char *)sqlite3_column_text(q, 2));
         g.created_ms = sqlite3_column_int64(q, 3);
         sqlite3_reset(qd);
@@ -603,6 +612,13 @@ static const struct store_ops sqlite_ops = {
     .gateway_update = sq_gateway_update,
     .gateway_delete = sq_gateway_delete,
     .gateways_load = sq_gateways_load,
+    .user_create = sqlite_user_create,
+    .user_update = sqlite_user_update,
+    .user_delete = sqlite_user_delete,
+    .users_load = sqlite_users_load,
+    .session_put = sqlite_session_put,
+    .session_delete = sqlite_session_delete,
+    .sessions_load = sqlite_sessions_load,
     .alarm_commit = sqlite_alarm_commit,
     .alerts_query = sqlite_alerts_query,
     .alert_get = sqlite_alert_get,
@@ -720,6 +736,17 @@ void device_clear(struct device *d)
     free(d->thresholds);
     free(d->calibration);
     d->name = d->location = d->owner = d->thresholds = d->calibration = NULL;
+}
+
+void user_clear(struct user *u)
+{
+    free(u->name);
+    free(u->email);
+    free(u->phone);
+    free(u->secondary);
+    free(u->emergency);
+    free(u->password_hash);
+    u->name = u->email = u->phone = u->secondary = u->emergency = u->password_hash = NULL;
 }
 
 void gateway_clear(struct gateway *g)

@@ -81,7 +81,9 @@ class DevicesTest(ServerTestCase):
 
     def test_create_with_all_fields(self):
         dev = uid()
-        body = {"id": dev, "name": "Bedroom", "location": "Upstairs", "owner": "user-1",
+        st, _, user = self.srv.request("POST", "/v1/users", {"name": "Owner"})
+        self.assertEqual(st, 201, user)
+        body = {"id": dev, "name": "Bedroom", "location": "Upstairs", "owner": user["id"],
                 "thresholds": {"warn_ppm": 20, "alarm_ppm": 40},
                 "calibration": {"r0_ohms": 10000, "rl_ohms": 10000, "adc_bits": 12,
                                 "vref_volts": 3.3, "vc_volts": 5, "divider_ratio": 0.66},
@@ -276,6 +278,21 @@ class DevicesTest(ServerTestCase):
                 self.assertError(self.srv.request("PATCH", "/v1/devices/" + dev,
                                                   {"calibration": bad}), 422)
         self.assertEqual(self.get_device(dev)["calibration"], cal)
+
+    def test_owner_null_clears_the_owner(self):
+        # Regression: "owner": null once crashed the server (NULL read).
+        st, _, user = self.srv.request("POST", "/v1/users", {"name": "Owner"})
+        self.assertEqual(st, 201, user)
+        dev = uid()
+        st, _, d = self.srv.request("POST", "/v1/devices", {"id": dev, "owner": None})
+        self.assertEqual((st, d["owner"]), (201, None), d)
+        st, _, d = self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": user["id"]})
+        self.assertEqual((st, d["owner"]), (200, user["id"]), d)
+        st, _, d = self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": None})
+        self.assertEqual((st, d["owner"]), (200, None), d)
+        self.assertError(self.srv.request("PATCH", "/v1/devices/" + dev, {"owner": "nobody"}),
+                         422)
+        self.assertIsNone(self.get_device(dev)["owner"])
 
     def test_patch_refuses_id_key_and_unknown(self):
         dev = uid()

@@ -427,6 +427,37 @@ static void rig_init_rising(struct rig *r)
     assert_null(alarm_config_check(&r->c));
 }
 
+/* SPEC 5's example, "+20 ppm within 5 min", at the edge: a step of exactly
+ * rise_ppm, and a steady ramp of rise_ppm per window (4 ppm/min), each raise
+ * co_rising, at a 15 s cadence and at the MQ-7's 150 s cadence. A ramp of
+ * half that never does. */
+static void test_co_rising_spec_example(void **state)
+{
+    (void)state;
+    for (int64_t step_ms = STEP; step_ms <= 150000; step_ms += 150000 - STEP) {
+        struct rig r;
+        rig_init_rising(&r);
+        int64_t t = T0;
+        for (; t < T0 + 10 * MIN; t += step_ms)
+            feed(&r, t, 5);
+        for (int64_t end = t + 10 * MIN; t < end; t += step_ms)
+            feed(&r, t, 25);
+        assert_int_equal(log_count(&r, ALARM_CO_RISING, ALARM_EV_RAISED), 1);
+
+        struct rig ramp, slow;
+        rig_init_rising(&ramp);
+        rig_init_rising(&slow);
+        t = T0;
+        for (int64_t end = t + 60 * MIN; t < end; t += step_ms) {
+            double m = (double)(t - T0) / MIN;
+            feed(&ramp, t, 5 + 4.0 * m);
+            feed(&slow, t, 5 + 2.0 * m);
+        }
+        assert_int_equal(log_count(&ramp, ALARM_CO_RISING, ALARM_EV_RAISED), 1);
+        assert_int_equal(log_count(&slow, ALARM_CO_RISING, ALARM_EV_RAISED), 0);
+    }
+}
+
 /* A step from 0 to 40 ppm raises co_rising within a minute (the level is
  * smoothed over ~30 s); staying at 40 clears it once the window has moved
  * past the step. A step of 15 ppm (< rise_ppm) does not raise it. */
@@ -1262,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_co_high_hysteresis_no_flap),
         cmocka_unit_test(test_co_high_clear_hold),
         cmocka_unit_test(test_co_exposure_clear_and_residual),
+        cmocka_unit_test(test_co_rising_spec_example),
         cmocka_unit_test(test_co_rising_step),
         cmocka_unit_test(test_co_rising_drift),
         cmocka_unit_test(test_co_rising_noise),

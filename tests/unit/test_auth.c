@@ -64,7 +64,7 @@ static void expect_identify(struct fx *f, const char *admin, const char *authz, 
 {
     struct principal p;
     memset(&p, 0x5a, sizeof p);
-    cb_err e = auth_identify(admin, f->reg, authz, api_key, &p);
+    cb_err e = auth_identify(admin, f->reg, NULL, 0, authz, api_key, &p);
     if (e != want)
         fail_msg("auth_identify(admin=%s, Authorization=%s, X-Api-Key=%s) = %s, want %s",
                  admin ? admin : "-", authz ? authz : "-", api_key ? api_key : "-", cb_err_code(e),
@@ -162,22 +162,29 @@ static void test_auth_check(void **state)
 {
     struct principal none = {.kind = PRINCIPAL_NONE}, admin = {.kind = PRINCIPAL_ADMIN},
                      dev = {.kind = PRINCIPAL_DEVICE, .id = "d"},
-                     gw = {.kind = PRINCIPAL_GATEWAY, .id = "g"};
+                     gw = {.kind = PRINCIPAL_GATEWAY, .id = "g"},
+                     user = {.kind = PRINCIPAL_USER, .id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"};
+#define U CB_ERR_UNAUTHORIZED
+#define F CB_ERR_FORBIDDEN
+#define OK CB_OK
     static const struct {
         enum access a;
-        cb_err none, admin, dev, gw;
+        cb_err none, admin, dev, gw, user;
     } m[] = {
-        {ACCESS_PUBLIC, CB_OK, CB_OK, CB_OK, CB_OK},
-        {ACCESS_ADMIN, CB_ERR_UNAUTHORIZED, CB_OK, CB_ERR_FORBIDDEN, CB_ERR_FORBIDDEN},
-        {ACCESS_WRITER, CB_ERR_UNAUTHORIZED, CB_OK, CB_OK, CB_OK},
-        {ACCESS_READER, CB_ERR_UNAUTHORIZED, CB_OK, CB_ERR_FORBIDDEN, CB_ERR_FORBIDDEN},
+        {ACCESS_PUBLIC, OK, OK, OK, OK, OK}, {ACCESS_ADMIN, U, OK, F, F, F},
+        {ACCESS_WRITER, U, OK, OK, OK, F},   {ACCESS_USER, U, OK, F, F, OK},
+        {ACCESS_OWNER, U, OK, F, F, OK},     {ACCESS_DEVICE, U, OK, OK, F, OK},
     };
     for (size_t i = 0; i < sizeof m / sizeof *m; i++) {
         assert_int_equal(auth_check(m[i].a, &none), m[i].none);
         assert_int_equal(auth_check(m[i].a, &admin), m[i].admin);
         assert_int_equal(auth_check(m[i].a, &dev), m[i].dev);
         assert_int_equal(auth_check(m[i].a, &gw), m[i].gw);
+        assert_int_equal(auth_check(m[i].a, &user), m[i].user);
     }
+#undef U
+#undef F
+#undef OK
 }
 
 int main(void)

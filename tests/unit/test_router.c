@@ -99,6 +99,15 @@ static void test_table_sane(void **state)
             ok |= strcmp(r->method, methods[k]) == 0;
         if (!ok)
             fail_msg("route %s %s has an unexpected method", r->method, r->pattern);
+        /* Every route says who may call it, and the owner rules name their
+         * object (the first {param}, or a query argument). */
+        if (r->access == ACCESS_UNDECLARED)
+            fail_msg("route %s %s does not declare its access", r->method, r->pattern);
+        bool owned = r->access == ACCESS_OWNER || r->access == ACCESS_DEVICE;
+        if (owned != (r->object != OBJ_NONE))
+            fail_msg("route %s %s: owner access and an object go together", r->method, r->pattern);
+        if (owned && !r->object_query && !strchr(r->pattern, '{'))
+            fail_msg("route %s %s names no object", r->method, r->pattern);
         for (size_t j = i + 1; j < api_nroutes; j++)
             if (strcmp(r->method, api_routes[j].method) == 0 &&
                 strcmp(r->pattern, api_routes[j].pattern) == 0)
