@@ -3,7 +3,8 @@
 # Idempotent: does nothing when all are present. Needs root (or sudo).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-      libssl-dev libcurl4-openssl-dev libargon2-dev libcmocka-dev python3 sqlite3 curl clang-format)
+      libssl-dev libcurl4-openssl-dev libargon2-dev libcmocka-dev python3 sqlite3 curl clang-format
+      librsvg2-bin fonts-dejavu-core)  # rsvg-convert renders the graphs in the tests
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk nginx-light); fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,6 +13,7 @@ static const struct command {
     {"user", cli_user, "add, list, show, passwd or delete users of a running server"},
     {"device", cli_device, "add, list, rotate-key or delete devices of a running server"},
     {"alert", cli_alert, "list or acknowledge the alarms of a running server"},
+    {"graph", cli_graph, "draw a device's CO chart to an SVG file"},
     {"version", cli_version, "print the version of carbon and its libraries"},
 };
 

@@ -147,7 +147,8 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
         cap += ALARM_NKINDS + s->dev[seqs[i]]->nclosing;
     struct alert *rec = malloc((cap ? cap : 1) * sizeof *rec);
     struct alert **src = malloc((cap ? cap : 1) * sizeof *src);
-    struct alarm_blob *b = malloc((n ? n : 1) * sizeof *b);
+    struct alarm_blob *b =
+        calloc(n ? n : 1, sizeof *b); /* calloc: gcc -O2 -Wmaybe-uninitialized when n == 0 */
     size_t na = 0;
     cb_err rc = CB_ERR_NOMEM;
     if (rec && src && b) {

@@ -73,6 +73,10 @@ void api_seed_items(struct app *app, struct http_req *req);
 void api_seed_items_latest(struct app *app, struct http_req *req);
 void api_seed_item_post(struct app *app, struct http_req *req);
 
+/* graph.c: charts (SPEC 7) and the seed's graph route (SPEC 8) */
+void api_graph(struct app *app, struct http_req *req);
+void api_seed_graph(struct app *app, struct http_req *req);
+
 /* ops.c */
 void api_healthz(struct app *app, struct http_req *req);
 void api_readyz(struct app *app, struct http_req *req);

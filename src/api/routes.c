@@ -14,6 +14,7 @@ const struct route api_routes[] = {
     {"GET", "/v1/devices/{id}/readings", api_readings_list, ACCESS_DEVICE, DEV},
     {"GET", "/v1/devices/{id}/readings/latest", api_readings_latest, ACCESS_DEVICE, DEV},
     {"GET", "/v1/devices/{id}/series", api_series, ACCESS_DEVICE, DEV},
+    {"GET", "/v1/devices/{id}/graph", api_graph, ACCESS_DEVICE, DEV},
     /* Devices and keys (SPEC 2, 4) */
     {"POST", "/v1/devices", api_devices_create, ACCESS_USER, NONE},
     {"GET", "/v1/devices", api_devices_list, ACCESS_USER, NONE},
@@ -51,6 +52,7 @@ const struct route api_routes[] = {
     {"POST", "/Dynamo/item", api_seed_item_post, ACCESS_WRITER, NONE},
     {"POST", "/user/new", api_seed_user_new, ACCESS_ADMIN, NONE},
     {"GET", "/user/contacts", api_seed_user_contacts, ACCESS_OWNER, OBJ_USER, "user_id"},
+    {"GET", "/graph/generate", api_seed_graph, ACCESS_DEVICE, OBJ_DEVICE, "device"},
     /* Operations (SPEC 9) */
     {"GET", "/healthz", api_healthz, ACCESS_PUBLIC, NONE},
     {"GET", "/readyz", api_readyz, ACCESS_PUBLIC, NONE},

@@ -49,18 +49,6 @@ static void print_table(const json_t *alerts)
     }
 }
 
-/* Appends &name=value (escaped) to q. */
-static bool add_param(char *q, size_t cap, const char *name, const char *value)
-{
-    char esc[512];
-    if (!value)
-        return true;
-    if (!client_escape(value, esc, sizeof esc))
-        return false;
-    size_t n = strlen(q);
-    return (size_t)snprintf(q + n, cap - n, "%s%s=%s", n ? "&" : "?", name, esc) < cap - n;
-}
-
 int cli_alert(int argc, char **argv)
 {
     static const struct option opts[] = {{"state", required_argument, NULL, 's'},
@@ -146,9 +134,12 @@ int cli_alert(int argc, char **argv)
     int rc = 0;
     if (is_list) {
         char q[2048] = "";
-        if (!add_param(q, sizeof q, "state", state) || !add_param(q, sizeof q, "device_id", dev) ||
-            !add_param(q, sizeof q, "kind", kind) || !add_param(q, sizeof q, "from", from) ||
-            !add_param(q, sizeof q, "to", to) || !add_param(q, sizeof q, "limit", limit)) {
+        if (!client_add_param(q, sizeof q, "state", state) ||
+            !client_add_param(q, sizeof q, "device_id", dev) ||
+            !client_add_param(q, sizeof q, "kind", kind) ||
+            !client_add_param(q, sizeof q, "from", from) ||
+            !client_add_param(q, sizeof q, "to", to) ||
+            !client_add_param(q, sizeof q, "limit", limit)) {
             fprintf(stderr, "carbon alert list: a filter value is too long\n");
             return 2;
         }

@@ -75,10 +75,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return buf_append(arg, p, size * n) ? size * n : 0;
 }
 
-long client_call(struct client *c, const char *cmd, const char *method, const char *path,
-                 json_t *body, json_t **out)
+long client_fetch(struct client *c, const char *cmd, const char *method, const char *path,
+                  const char *body, const char *accept, struct buf *ans)
 {
-    *out = NULL;
     char url[2048];
     if ((size_t)snprintf(url, sizeof url, "%s%s", c->base, path) >= sizeof url) {
         fprintf(stderr, "carbon %s: URL too long\n", cmd);
@@ -87,40 +86,49 @@ long client_call(struct client *c, const char *cmd, const char *method, const ch
     CURL *h = curl_easy_init();
     if (!h)
         return 0;
+    char accept_hdr[128];
+    snprintf(accept_hdr, sizeof accept_hdr, "Accept: %s", accept);
     struct curl_slist *hdr = curl_slist_append(NULL, c->auth);
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    char *text = NULL;
+    hdr = curl_slist_append(hdr, accept_hdr);
     if (body) {
-        text = json_dumps(body, JSON_COMPACT);
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     }
-    struct buf ans;
-    buf_init(&ans, CLIENT_MAX_ANSWER);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ans);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     long status = 0;
     CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK)
         fprintf(stderr, "carbon %s: cannot reach %s: %s\n", cmd, c->base, curl_easy_strerror(rc));
-    } else {
+    else
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (ans.len)
-            *out = json_loadb(ans.data, ans.len, 0, NULL);
-    }
-    buf_free(&ans);
-    free(text);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
+    return status;
+}
+
+long client_call(struct client *c, const char *cmd, const char *method, const char *path,
+                 json_t *body, json_t **out)
+{
+    *out = NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct buf ans;
+    buf_init(&ans, CLIENT_MAX_ANSWER);
+    long status = client_fetch(c, cmd, method, path, body ? (text ? text : "") : NULL,
+                               "application/json", &ans);
+    if (status && ans.len)
+        *out = json_loadb(ans.data, ans.len, 0, NULL);
+    buf_free(&ans);
+    free(text);
     return status;
 }
 
@@ -140,4 +148,15 @@ bool client_escape(const char *s, char *out, size_t cap)
     bool ok = e && (size_t)snprintf(out, cap, "%s", e) < cap;
     curl_free(e);
     return ok;
+}
+
+bool client_add_param(char *q, size_t cap, const char *name, const char *value)
+{
+    char esc[512];
+    if (!value)
+        return true;
+    if (!client_escape(value, esc, sizeof esc))
+        return false;
+    size_t n = strlen(q);
+    return (size_t)snprintf(q + n, cap - n, "%s%s=%s", n ? "&" : "?", name, esc) < cap - n;
 }

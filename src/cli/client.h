@@ -22,10 +22,22 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
 long client_call(struct client *c, const char *cmd, const char *method, const char *path,
                  json_t *body, json_t **out);
 
+/* Sends method path with an optional JSON body text and the given Accept
+ * type; the answer's bytes go to ans (the caller's buffer, with its cap).
+ * Returns the HTTP status, 0 if the server could not be reached (reason on
+ * stderr). */
+struct buf;
+long client_fetch(struct client *c, const char *cmd, const char *method, const char *path,
+                  const char *body, const char *accept, struct buf *ans);
+
 /* Prints the server's {"error":{...}} (or the status) to stderr. */
 void client_print_error(const char *cmd, long status, const json_t *answer);
 
 /* Percent-encodes s for a URL query value into out (cap bytes). */
 bool client_escape(const char *s, char *out, size_t cap);
+
+/* Appends "?name=value" or "&name=value" (value escaped) to the query q
+ * (cap bytes); nothing when value is NULL. False if it does not fit. */
+bool client_add_param(char *q, size_t cap, const char *name, const char *value);
 
 #endif

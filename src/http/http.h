@@ -79,7 +79,8 @@ void http_reply_error(struct http_req *req, cb_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Adds a header to the reply (copied). Up to 8 per request. */
+/* Adds a header to the reply (copied). Up to 8 per request; a Cache-Control
+ * given here replaces the default no-store. */
 void http_add_header(struct http_req *req, const char *name, const char *value);
 
 /* Async: the handler calls http_suspend() and returns; later, from any

@@ -259,7 +259,10 @@ static void set_reply(struct http_req *req, unsigned status, struct MHD_Response
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'");
-    if (!MHD_get_response_header(resp, "Cache-Control"))
+    bool own_cache = MHD_get_response_header(resp, "Cache-Control") != NULL;
+    for (int i = 0; i < req->nheaders; i++)
+        own_cache |= strcasecmp(req->hname[i], "Cache-Control") == 0;
+    if (!own_cache) /* a handler may allow caching (graphs: ETag + no-cache) */
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (int i = 0; i < req->nheaders; i++)
         MHD_add_response_header(resp, req->hname[i], req->hval[i]);

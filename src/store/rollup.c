@@ -17,15 +17,10 @@ static void emit(struct rollup *r)
         r->stopped = true;
 }
 
-bool rollup_add(void *arg, const struct reading *rd)
+void rollup_bucket_add(struct store_bucket *b, const struct reading *rd)
 {
-    struct rollup *r = arg;
-    int64_t start = floor_div(rd->ts_ms, r->step_ms) * r->step_ms;
-    if (!r->cur.count || start != r->cur.start) {
-        emit(r);
-        r->cur = (struct store_bucket){.start = start, .co_min = rd->co_ppm, .co_max = rd->co_ppm};
-    }
-    struct store_bucket *b = &r->cur;
+    if (!b->count)
+        b->co_min = b->co_max = rd->co_ppm;
     b->count++;
     b->co_sum += rd->co_ppm;
     if (rd->co_ppm < b->co_min)
@@ -40,6 +35,41 @@ bool rollup_add(void *arg, const struct reading *rd)
         b->hum_n++;
         b->hum_sum += rd->hum_pct;
     }
+}
+
+bool rollup_add(void *arg, const struct reading *rd)
+{
+    struct rollup *r = arg;
+    int64_t start = floor_div(rd->ts_ms, r->step_ms) * r->step_ms;
+    if (!r->cur.count || start != r->cur.start) {
+        emit(r);
+        r->cur = (struct store_bucket){.start = start};
+    }
+    rollup_bucket_add(&r->cur, rd);
+    return !r->stopped;
+}
+
+bool rollup_add_part(struct rollup *r, const struct store_bucket *part)
+{
+    int64_t start = floor_div(part->start, r->step_ms) * r->step_ms;
+    if (!part->count)
+        return !r->stopped;
+    if (!r->cur.count || start != r->cur.start) {
+        emit(r);
+        r->cur =
+            (struct store_bucket){.start = start, .co_min = part->co_min, .co_max = part->co_max};
+    }
+    struct store_bucket *b = &r->cur;
+    b->count += part->count;
+    b->co_sum += part->co_sum;
+    if (part->co_min < b->co_min)
+        b->co_min = part->co_min;
+    if (part->co_max > b->co_max)
+        b->co_max = part->co_max;
+    b->temp_n += part->temp_n;
+    b->temp_sum += part->temp_sum;
+    b->hum_n += part->hum_n;
+    b->hum_sum += part->hum_sum;
     return !r->stopped;
 }
 

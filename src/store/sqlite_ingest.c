@@ -428,13 +428,14 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
     sqlite3_stmt *ins = NULL, *multi = NULL, *meta = NULL, *seen = NULL;
     struct reading *batch = malloc(n * sizeof *batch);
     const struct reading **rows = malloc(n * sizeof *rows);
+    uint8_t *fresh = malloc(n ? n : 1); /* fresh[i]: rows[i] was inserted (not ignored) */
     struct {
         uint32_t seq;
         int64_t ms;
     } *seen_list = NULL;
     size_t nseen = 0;
     bool ok = false;
-    if (!batch || !rows)
+    if (!batch || !rows || !fresh)
         goto out;
     pthread_mutex_lock(&s->mu);
     memcpy(batch, s->pend, n * sizeof *batch);
@@ -477,8 +478,13 @@ static bool compact_once(struct sqlite_store *s, size_t n, int64_t upto)
             log_msg(LOG_ERROR, "compaction insert failed: %s", sqlite3_errmsg(db));
             goto rollback;
         }
+        /* All new (the usual case), or some ignored: then which is unknown,
+         * and the rollups of those minutes are recomputed from the table. */
+        memset(fresh + i, sqlite3_changes(db) == k, (size_t)k);
         i += (size_t)k;
     }
+    if (!sqlite_rollup_apply(db, rows, fresh, nrows))
+        goto rollback;
     sqlite3_bind_int64(meta, 1, upto);
     if (sqlite3_step(meta) != SQLITE_DONE)
         goto rollback;
@@ -535,6 +541,7 @@ out:
     sqlite3_finalize(ins);
     sqlite3_finalize(multi);
     free(rows);
+    free(fresh);
     sqlite3_finalize(meta);
     sqlite3_finalize(seen);
     free(seen_list);
@@ -811,13 +818,17 @@ static int cmp_ts(const void *a, const void *b)
     return (x->ts_ms > y->ts_ms) - (x->ts_ms < y->ts_ms);
 }
 
-/* Pending records of dev in [from, to), sorted ascending. Caller frees. */
+/* Pending records of dev in [from, to), sorted ascending. Caller frees.
+ * *applied (if not NULL): the journal position applied to the main table at
+ * that moment (what the records are relative to). */
 static cb_err pending_matches(struct sqlite_store *s, uint32_t dev, int64_t from, int64_t to,
-                              struct reading **out, size_t *n)
+                              struct reading **out, size_t *n, int64_t *applied)
 {
     size_t cap = 0, cnt = 0;
     struct reading *v = NULL;
     pthread_mutex_lock(&s->mu);
+    if (applied)
+        *applied = s->applied_jid;
     /* A deleted device's journaled readings are dropped at compaction;
      * until then they must not be visible either. */
     size_t scan = dev < s->ndev && s->dev[dev].exists ? s->npend : 0;
@@ -853,7 +864,7 @@ cb_err sqlite_query_readings(struct store *st, uint32_t dev, int64_t from, int64
     size_t np = 0, nt = 0, nr = 0;
     if (limit > STORE_MAX_QUERY)
         limit = STORE_MAX_QUERY;
-    cb_err rc = pending_matches(s, dev, from, to, &pend, &np);
+    cb_err rc = pending_matches(s, dev, from, to, &pend, &np, NULL);
     if (rc != CB_OK)
         return rc;
     tab = malloc((limit ? limit : 1) * sizeof *tab);
@@ -911,7 +922,7 @@ cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_
     struct sqlite_store *s = (struct sqlite_store *)st;
     struct reading *pend = NULL;
     size_t np = 0, j = 0;
-    cb_err rc = pending_matches(s, dev, from, to, &pend, &np);
+    cb_err rc = pending_matches(s, dev, from, to, &pend, &np, NULL);
     if (rc != CB_OK)
         return rc;
     struct readconn *c = sqlite_reader_get(s);
@@ -941,6 +952,12 @@ cb_err sqlite_scan_readings(struct store *st, uint32_t dev, int64_t from, int64_
         go = fn(arg, &pend[j++]);
     free(pend);
     return rc;
+}
+
+cb_err sqlite_pending_range(struct sqlite_store *s, uint32_t dev, int64_t from, int64_t to,
+                            struct reading **out, size_t *n, int64_t *applied)
+{
+    return pending_matches(s, dev, from, to, out, n, applied);
 }
 
 cb_err sqlite_device_live(struct store *st, uint32_t dev, struct device_live *out)

@@ -142,6 +142,22 @@ cb_err sqlite_alert_get(struct store *st, int64_t id, struct alert *out);
 cb_err sqlite_alarm_load(struct store *st, store_blob_fn states,
                          void (*active)(void *, const struct alert *), void *arg);
 
+/* Pending (journaled, not yet compacted) readings of dev in [from, to),
+ * ascending, malloc'd; *applied: the journal position the main table held
+ * at that moment (compare with meta.journal_applied in a read snapshot). */
+cb_err sqlite_pending_range(struct sqlite_store *s, uint32_t dev, int64_t from, int64_t to,
+                            struct reading **out, size_t *n, int64_t *applied);
+
+/* Per-minute rollups (sqlite_rollup.c). In the compaction transaction:
+ * folds rows[0..n) (sorted by dev, ts; fresh[i] set when row i was newly
+ * inserted) into rollup_minute. False on a database error (logged). */
+bool sqlite_rollup_apply(sqlite3 *db, const struct reading *const *rows, const uint8_t *fresh,
+                         size_t n);
+/* The store's series op: whole minutes from rollup_minute (when step_ms is
+ * a multiple of a minute), the rest and pending readings from raw rows. */
+cb_err sqlite_series(struct store *st, uint32_t dev, int64_t from, int64_t to, int64_t step_ms,
+                     store_bucket_fn fn, void *arg);
+
 /* Loads unapplied journal rows and per-device state at open. */
 bool sqlite_ingest_recover(struct sqlite_store *s);
 

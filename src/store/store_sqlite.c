@@ -6,7 +6,6 @@
 #include "store/sqlite_int.h"
 
 #include "core/log.h"
-#include "store/rollup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +59,18 @@ static const char *const main_migrations[] = {
     " token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX sessions_user ON sessions(user_id);",
+    /* 4: per-minute rollups of readings (long-range series and graphs),
+     * kept by compaction; built here from what is already stored. */
+    "CREATE TABLE rollup_minute("
+    " dev INTEGER NOT NULL, m INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " co_min REAL NOT NULL, co_max REAL NOT NULL, co_sum REAL NOT NULL,"
+    " temp_n INTEGER NOT NULL, temp_sum REAL NOT NULL, hum_n INTEGER NOT NULL,"
+    " hum_sum REAL NOT NULL, PRIMARY KEY(dev, m)) WITHOUT ROWID;"
+    "INSERT INTO rollup_minute SELECT dev, ts / 60000 * 60000, count(*), min(co), max(co),"
+    " total(co), count(temp), total(temp), count(hum), total(hum)"
+    " FROM readings GROUP BY dev, ts / 60000;"
+    "CREATE TRIGGER rollup_minute_purge AFTER DELETE ON devices"
+    " BEGIN DELETE FROM rollup_minute WHERE dev = OLD.seq; END;",
 };
 
 static const char *const journal_migrations[] = {
@@ -583,20 +594,6 @@ static void sq_close(struct store *st)
     free(s);
 }
 
-/* Bucketing in C over the (dev, ts) range scan: one sequential pass. */
-static cb_err sq_series(struct store *st, uint32_t dev, int64_t from, int64_t to, int64_t step_ms,
-                        store_bucket_fn fn, void *arg)
-{
-    if (step_ms <= 0)
-        return CB_ERR_BAD_REQUEST;
-    struct rollup r;
-    rollup_init(&r, step_ms, fn, arg);
-    cb_err rc = sqlite_scan_readings(st, dev, from, to, rollup_add, &r);
-    if (rc == CB_OK)
-        rollup_finish(&r);
-    return rc;
-}
-
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -605,7 +602,7 @@ static const struct store_ops sqlite_ops = {
     .put_readings = sqlite_put_readings,
     .query_readings = sqlite_query_readings,
     .scan_readings = sqlite_scan_readings,
-    .series = sq_series,
+    .series = sqlite_series,
     .device_live = sqlite_device_live,
     .device_create = sq_device_create,
     .device_update = sq_device_update,

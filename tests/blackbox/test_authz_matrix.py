@@ -76,6 +76,7 @@ EXPECTED = {
     ("GET", "/v1/devices/{id}/readings"):            ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
     ("GET", "/v1/devices/{id}/readings/latest"):     ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
     ("GET", "/v1/devices/{id}/series"):              ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
+    ("GET", "/v1/devices/{id}/graph"):               ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
     # ---- devices and keys (SPEC 2, 4); POST /v1/devices: own/other = the owner named in the body
     ("POST", "/v1/devices"):                         ("USER",   "401     401     401     403     403     403     201/403 201/403 201     201"),
     ("GET", "/v1/devices"):                          ("USER",   "401     401     401     403     403     403     200     200     200     200"),
@@ -114,6 +115,7 @@ EXPECTED = {
     ("POST", "/Dynamo/item"):                        ("WRITER", "401     401     401     201/403 201/403 201/403 403     403     201     201"),
     ("POST", "/user/new"):                           ("ADMIN",  "401     401     401     403     403     403     403     403     201     201"),
     ("GET", "/user/contacts"):                       ("OWNER",  "401     401     401     403     403     403     200/404 200/404 200     200"),
+    ("GET", "/graph/generate"):                      ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
     # ---- operations (SPEC 9)
     ("GET", "/healthz"):                             ("PUBLIC", "200     200     200     200     200     200     200     200     200     200"),
     ("GET", "/readyz"):                              ("PUBLIC", "200     200     200     200     200     200     200     200     200     200"),
@@ -410,6 +412,11 @@ def _series(c):
     return Req("GET", "/v1/devices/%s/series" % c.dev, query={"step": 3600})
 
 
+@route("GET", "/v1/devices/{id}/graph")
+def _graph(c):
+    return Req("GET", "/v1/devices/%s/graph" % c.dev)
+
+
 @route("POST", "/v1/devices")
 def _devices_create(c):
     did = uid("new")
@@ -629,6 +636,11 @@ def _seed_item(c):
 @route("GET", "/Dynamo/items")
 def _seed_items(c):
     return Req("GET", "/Dynamo/items", query={"item_id": c.dev})
+
+
+@route("GET", "/graph/generate")
+def _seed_graph(c):
+    return Req("GET", "/graph/generate", query={"device": c.dev})
 
 
 @route("POST", "/Dynamo/item")

@@ -93,6 +93,38 @@ static void test_empty(void **state)
     assert_int_equal(g.n, 0);
 }
 
+static void test_parts_merge_with_readings(void **state)
+{
+    struct got g = {0};
+    struct rollup r;
+    rollup_init(&r, 120000, collect, &g);
+    /* Two stored minutes and a reading share the first 2-minute bucket. */
+    struct store_bucket m0 = {.start = 0,
+                              .count = 2,
+                              .co_min = 3,
+                              .co_max = 9,
+                              .co_sum = 12,
+                              .temp_n = 1,
+                              .temp_sum = 20},
+                        m1 = {.start = 60000, .count = 1, .co_min = 1, .co_max = 1, .co_sum = 1},
+                        m2 = {.start = 240000, .count = 3, .co_min = 2, .co_max = 4, .co_sum = 9},
+                        empty = {.start = 250000};
+    struct reading a = rd(70000, 40, 1, 22);
+    assert_true(rollup_add_part(&r, &m0));
+    assert_true(rollup_add_part(&r, &m1));
+    assert_true(rollup_add(&r, &a));
+    assert_true(rollup_add_part(&r, &m2));
+    assert_true(rollup_add_part(&r, &empty)); /* nothing to add */
+    rollup_finish(&r);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.b[0].start, 0);
+    assert_int_equal(g.b[0].count, 4);
+    assert_true(g.b[0].co_min == 1 && g.b[0].co_max == 40 && g.b[0].co_sum == 53);
+    assert_true(g.b[0].temp_n == 2 && g.b[0].temp_sum == 42);
+    assert_int_equal(g.b[1].start, 240000);
+    assert_int_equal(g.b[1].count, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_negative_times_floor),
         cmocka_unit_test(test_consumer_can_stop),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_parts_merge_with_readings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

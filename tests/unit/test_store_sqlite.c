@@ -6,9 +6,12 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "core/timeutil.h"
+#include "store/rollup.h"
+#include "store/sqlite_int.h" /* sqlite_rollup_apply */
 #include "store/store.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -224,8 +227,8 @@ static void assert_sorted(const struct reading *r, size_t n, uint32_t dev, bool 
     }
 }
 
-/* Rows of dev in carbon.db's readings table, read directly (compaction done?). */
-static int table_count(const char *dir, uint32_t dev)
+/* count(*) of sql (one ? for the device) on carbon.db, read directly; -1 on error. */
+static int db_count(const char *dir, const char *sql, uint32_t dev)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/carbon.db", dir);
@@ -234,8 +237,7 @@ static int table_count(const char *dir, uint32_t dev)
     int n = -1;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM readings WHERE dev=?", -1, &q, NULL) ==
-            SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
             sqlite3_bind_int64(q, 1, dev);
             if (sqlite3_step(q) == SQLITE_ROW)
                 n = sqlite3_column_int(q, 0);
@@ -244,6 +246,12 @@ static int table_count(const char *dir, uint32_t dev)
     sqlite3_finalize(q);
     sqlite3_close(db);
     return n;
+}
+
+/* Rows of dev in carbon.db's readings table, read directly (compaction done?). */
+static int table_count(const char *dir, uint32_t dev)
+{
+    return db_count(dir, "SELECT count(*) FROM readings WHERE dev=?", dev);
 }
 
 static void sleep_ms(long ms)
@@ -1337,6 +1345,145 @@ static void test_query_limit_overflow(void **state)
                  WEXITSTATUS(status));
 }
 
+/* ---- series over per-minute rollups ---- */
+
+static int rollup_rows(const char *dir, uint32_t dev)
+{
+    return db_count(dir, "SELECT count(*) FROM rollup_minute WHERE dev=?", dev);
+}
+
+struct buckets {
+    struct store_bucket b[1024];
+    size_t n;
+};
+
+static bool bucket_fn(void *arg, const struct store_bucket *b)
+{
+    struct buckets *c = arg;
+    assert_true(c->n < 1024);
+    c->b[c->n++] = *b;
+    return true;
+}
+
+/* The store's series equals a rollup computed here over every reading. */
+static void expect_series(struct store *st, uint32_t dev, int64_t from, int64_t to, int64_t step)
+{
+    struct buckets got = {.n = 0}, want = {.n = 0};
+    assert_int_equal(st->ops->series(st, dev, from, to, step, bucket_fn, &got), CB_OK);
+    size_t n = 0;
+    struct reading *r = all(st, dev, &n);
+    struct rollup ru;
+    rollup_init(&ru, step, bucket_fn, &want);
+    for (size_t i = 0; i < n; i++)
+        if (r[i].ts_ms >= from && r[i].ts_ms < to)
+            rollup_add(&ru, &r[i]);
+    rollup_finish(&ru);
+    free(r);
+    assert_int_equal(got.n, want.n);
+    for (size_t i = 0; i < got.n; i++) {
+        const struct store_bucket *a = &got.b[i], *b = &want.b[i];
+        if (a->start != b->start || a->count != b->count || a->co_min != b->co_min ||
+            a->co_max != b->co_max || fabs(a->co_sum - b->co_sum) > 1e-6 ||
+            a->temp_n != b->temp_n || fabs(a->temp_sum - b->temp_sum) > 1e-6 ||
+            a->hum_n != b->hum_n)
+            fail_msg("bucket %zu: start %lld count %llu min %g max %g sum %g, want start %lld "
+                     "count %llu min %g max %g sum %g",
+                     i, (long long)a->start, (unsigned long long)a->count, a->co_min, a->co_max,
+                     a->co_sum, (long long)b->start, (unsigned long long)b->count, b->co_min,
+                     b->co_max, b->co_sum);
+    }
+}
+
+static void test_series_uses_minute_rollups(void **state)
+{
+    struct fx *f = *state;
+    uint32_t dev = new_device(f->st, "rolled");
+    enum { N = 3000 };
+    struct reading *r = malloc(N * sizeof *r);
+    assert_non_null(r);
+    for (int i = 0; i < N; i++) {
+        r[i] = rd(dev, T0 + (int64_t)i * 10000, (double)(i % 37) / 4);
+        if (i % 3) {
+            r[i].flags |= READING_HAS_TEMP;
+            r[i].temp_c = 20 + (double)(i % 11) / 10;
+        }
+    }
+    r[1234].co_ppm = 950;
+    for (int k = 0; k < N - 100; k += 500)
+        put_ok(f->st, r + k, (size_t)(N - 100 - k < 500 ? N - 100 - k : 500), NULL);
+    wait_compacted(f->dir, dev, N - 100);
+    assert_true(rollup_rows(f->dir, dev) >= (N - 100) / 6);
+    /* The last 100 may still be pending; re-sent old ones are duplicates. */
+    put_ok(f->st, r + N - 100, 100, NULL);
+    assert_int_equal(put_ok(f->st, r + 10, 20, NULL), 20);
+    int64_t end = T0 + (int64_t)N * 10000;
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000); /* ragged edges, 10 min */
+    expect_series(f->st, dev, T0 - 3600000, end + 3600000, 3600000);
+    expect_series(f->st, dev, T0, end, 7 * 60000);
+    expect_series(f->st, dev, T0, end, 61000);          /* not whole minutes: raw rows */
+    expect_series(f->st, dev, T0, T0 + 3600000, 60000); /* short: raw rows */
+    wait_compacted(f->dir, dev, N);
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000);
+    reopen(f);
+    expect_series(f->st, dev, T0 + 12345, end - 7777, 600000);
+    /* Deleting the device drops its rollups with its readings. */
+    struct device d = find_device(f->st, dev);
+    assert_int_equal(f->st->ops->device_delete(f->st, &d), CB_OK);
+    device_clear(&d);
+    assert_int_equal(rollup_rows(f->dir, dev), 0);
+    free(r);
+}
+
+/* Compaction's rollup update: a minute whose rows were all new is added to,
+ * one where any row was already stored is recomputed from the table. */
+static void test_rollup_apply_recomputes_unsure_minutes(void **state)
+{
+    struct fx *f = *state;
+    uint32_t dev = new_device(f->st, "minutes");
+    struct reading r[120];
+    for (int i = 0; i < 120; i++)
+        r[i] = rd(dev, T0 + (int64_t)i * 1000, i % 10);
+    put_ok(f->st, r, 120, NULL);
+    wait_compacted(f->dir, dev, 120);
+    f->st->ops->close(f->st);
+    f->st = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/carbon.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    /* Offered again (already stored: not fresh), plus two new readings in a
+     * later minute, inserted as compaction would. */
+    struct reading fresh_rows[2] = {rd(dev, T0 + 300000, 42), rd(dev, T0 + 300500, 7)};
+    char sql[160];
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO readings VALUES(%u, %lld, %g, NULL, NULL)", dev,
+                 (long long)fresh_rows[i].ts_ms, fresh_rows[i].co_ppm);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    const struct reading *rows[5] = {&r[3], &r[4], &r[70], &fresh_rows[0], &fresh_rows[1]};
+    const uint8_t fresh[5] = {0, 1, 0, 1, 1};
+    assert_true(sqlite_rollup_apply(db, rows, fresh, 5));
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    /* Every minute equals the aggregate of its raw rows. */
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM rollup_minute m WHERE dev=?1 AND NOT EXISTS"
+                           " (SELECT 1 FROM readings WHERE dev=m.dev AND ts>=m.m AND ts<m.m+60000"
+                           " GROUP BY dev HAVING count(*)=m.n AND min(co)=m.co_min AND"
+                           " max(co)=m.co_max AND total(co)=m.co_sum)",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(q, 1, dev);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* T0 is 20 s into a minute: 120 s of readings span 3 minutes, plus the new one. */
+    assert_int_equal(rollup_rows(f->dir, dev), 4);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1360,6 +1507,8 @@ int main(void)
         T(test_device_delete_removes_readings),
         T(test_device_recreate_starts_empty),
         T(test_query_limit_overflow),
+        T(test_series_uses_minute_rollups),
+        T(test_rollup_apply_recomputes_unsure_minutes),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
