@@ -21,43 +21,10 @@ scripts/deps.sh --bench
 scripts/build.sh build >/dev/null
 out=bench/out/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
-work=$(mktemp -d)
-cleanup() {
-    [ -n "${CARBON_PID:-}" ] && kill "$CARBON_PID" 2>/dev/null || true
-    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-NPORT=$(free_port)
-cat >"$work/nginx.conf" <<NGX
-worker_processes 2;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work;
-  client_max_body_size 2m;
-  server { listen 127.0.0.1:$NPORT; keepalive_requests 10000000; location / { return 204; } }
-}
-NGX
-nginx -c "$work/nginx.conf" &
-TOKEN=bench-admin-token-0123456789
-CARBON_RATE_LIMIT=0 CARBON_RATE_LIMIT_ADDR=0 CARBON_ADMIN_TOKEN=$TOKEN build/carbon serve --listen 127.0.0.1:0 --data "$work/data" \
-    --log-level info 2>"$work/carbon.log" &
-CARBON_PID=$!
-for _ in $(seq 100); do
-    grep -q '"listening"' "$work/carbon.log" && break
-    sleep 0.05
-done
-CPORT=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    d=json.loads(l)
-    if d.get("msg")=="listening": print(d["port"])' "$work/carbon.log")
+. bench/lib.sh
+bench_init
+start_nginx 2 4096
+start_carbon
 CURL="http://127.0.0.1:$CPORT"
 python3 bench/setup_fleet.py "$CURL" "$TOKEN" "$DEVICES" "$work/fleet.txt"
 export FLEET=$work/fleet.txt

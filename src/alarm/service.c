@@ -24,27 +24,9 @@ struct dev_entry {
     /* Cleared alerts not yet written (a failed write is retried). */
     struct alert *closing[2 * ALARM_NKINDS];
     size_t nclosing;
-    bool dirty; /* state changed since it was saved */
-    bool saved; /* a state was loaded at open: replay what came after it */
-};
-
-struct alarm_service {
-    struct store *store;
-    struct metrics *metrics;
-    int64_t (*now_ms)(void);
-    struct alarm_sink sink;
-
-    pthread_mutex_t mu;     /* guards everything below */
-    struct dev_entry **dev; /* indexed by device seq */
-    size_t ndev;
-    int64_t saved_ms; /* last save of the changed states */
-    bool opened;      /* loading is over */
-
-    pthread_mutex_t tick_mu;
-    pthread_cond_t tick_cv;
-    bool stopping, ticking;
-    int tick_ms;
-    pthread_t ticker;
+    bool dirty;  /* state changed since it was saved */
+    bool urgent; /* its alert records changed: write at once (with the state) */
+    bool saved;  /* a state was loaded at open: replay what came after it */
 };
 
 /* An event and a snapshot of its alert, to hand to the sink after unlocking. */
@@ -57,6 +39,28 @@ struct fired {
 struct firelist {
     struct fired *v;
     size_t n, cap;
+};
+
+struct alarm_service {
+    struct store *store;
+    struct metrics *metrics;
+    int64_t (*now_ms)(void);
+    struct alarm_sink sink;
+
+    pthread_mutex_t mu;     /* guards everything below */
+    struct dev_entry **dev; /* indexed by device seq */
+    size_t ndev;
+    int64_t saved_ms; /* last save of the changed states */
+    /* Events whose records wait for the alarm writer (the clock thread),
+     * then go to the sink: no reading's request waits on a disk for them. */
+    struct firelist queued;
+    bool opened; /* loading is over */
+
+    pthread_mutex_t tick_mu;
+    pthread_cond_t tick_cv;
+    bool stopping, ticking, wake; /* wake: events queued, write them now */
+    int tick_ms;
+    pthread_t ticker;
 };
 
 const char *alert_state_name(const struct alert *a)
@@ -135,13 +139,45 @@ static bool fire_push(struct firelist *fl, const struct alert *a, const struct a
     return true;
 }
 
-/* Writes the open and just-cleared alerts of the devices seqs[0..n) with
- * their engine states, in one transaction. Snapshots in fl from first on
- * get the ids the commit assigns (within one device's events, the kind
- * names the alert). Caller holds mu. */
-static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n,
-                         struct firelist *fl, size_t first)
+struct recref {
+    struct alert rec;
+    struct alert *src;
+};
+
+static int cmp_recref(const void *a, const void *b)
 {
+    const struct alert *x = &((const struct recref *)a)->rec, *y = &((const struct recref *)b)->rec;
+    if (x->raised_ms != y->raised_ms)
+        return x->raised_ms < y->raised_ms ? -1 : 1;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+/* Sorts records (and their sources) by raised time: new records get ids in
+ * the order they were raised. */
+static void sort_records(struct alert *rec, struct alert **src, size_t n)
+{
+    struct recref *v = n > 1 ? malloc(n * sizeof *v) : NULL;
+    if (!v)
+        return; /* one record, or no memory: ids in collection order */
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct recref){rec[i], src[i]};
+    qsort(v, n, sizeof *v, cmp_recref);
+    for (size_t i = 0; i < n; i++) {
+        rec[i] = v[i].rec;
+        src[i] = v[i].src;
+    }
+    free(v);
+}
+
+/* Writes the open and just-cleared alerts of the devices seqs[0..n) with
+ * their engine states, in one transaction. Queued snapshots of new alerts
+ * get the ids the commit assigns (a device's kind names its one open
+ * alert). Caller holds mu. */
+static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n)
+{
+    struct firelist *fl = &s->queued;
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
         cap += ALARM_NKINDS + s->dev[seqs[i]]->nclosing;
@@ -167,12 +203,13 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
             }
             b[i] = (struct alarm_blob){seqs[i], &e->st, sizeof e->st};
         }
+        sort_records(rec, src, na);
         rc = s->store->ops->alarm_commit(s->store, rec, na, b, n);
     }
     if (rc == CB_OK) {
         for (size_t i = 0; i < na; i++) {
             src[i]->id = rec[i].id;
-            for (size_t j = first; fl && j < fl->n; j++)
+            for (size_t j = 0; j < fl->n; j++)
                 if (!fl->v[j].alert.id && fl->v[j].alert.kind == rec[i].kind &&
                     fl->v[j].alert.dev == rec[i].dev)
                     fl->v[j].alert.id = rec[i].id;
@@ -182,7 +219,7 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
             for (size_t j = 0; j < e->nclosing; j++)
                 free(e->closing[j]);
             e->nclosing = 0;
-            e->dirty = false;
+            e->dirty = e->urgent = false;
         }
     } else {
         metrics_alarm_store_error(s->metrics);
@@ -197,41 +234,62 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
     return rc == CB_OK;
 }
 
-static bool save_entry(struct alarm_service *s, uint32_t seq, struct dev_entry *e,
-                       struct firelist *fl, size_t first)
+static bool save_entry(struct alarm_service *s, uint32_t seq)
 {
-    (void)e; /* s->dev[seq] */
-    return save_entries(s, &seq, 1, fl, first);
+    return save_entries(s, &seq, 1);
 }
 
 /* Saves every changed state, SAVE_BATCH devices per transaction. The
  * readings after a saved state are replayed at startup, so this only bounds
  * that replay. Caller holds mu. */
 #define SAVE_BATCH 512
-static void save_dirty(struct alarm_service *s)
+static bool save_where(struct alarm_service *s, bool urgent_only)
 {
     uint32_t seqs[SAVE_BATCH];
     size_t n = 0;
+    bool ok = true;
     for (uint32_t seq = 0; seq < s->ndev; seq++) {
-        if (!s->dev[seq] || !s->dev[seq]->dirty)
+        const struct dev_entry *e = s->dev[seq];
+        if (!e || !(urgent_only ? e->urgent : e->dirty))
             continue;
         seqs[n++] = seq;
         if (n == SAVE_BATCH) {
-            save_entries(s, seqs, n, NULL, 0);
+            ok &= save_entries(s, seqs, n);
             n = 0;
         }
     }
     if (n)
-        save_entries(s, seqs, n, NULL, 0);
+        ok &= save_entries(s, seqs, n);
+    return ok;
 }
 
-/* Turns the engine's events for one device into alert changes, saves them
- * with the state, and queues them for the sink. Caller holds mu. False if
- * the write failed (the records stay in memory and are retried). */
-static bool apply_events(struct alarm_service *s, uint32_t seq, struct dev_entry *e,
-                         const struct alarm_events *evs, int64_t now, struct firelist *fl)
+static void save_dirty(struct alarm_service *s)
 {
-    size_t first = fl->n;
+    save_where(s, false);
+}
+
+/* Writes every device whose alert records changed, many per transaction
+ * (an alarm storm costs one fsync per batch, not one per event). */
+static bool flush_urgent(struct alarm_service *s)
+{
+    return save_where(s, true);
+}
+
+/* Hands the queued events to the caller, to fire after unlocking. Caller
+ * holds mu. */
+static void take_queue(struct alarm_service *s, struct firelist *out)
+{
+    *out = s->queued;
+    s->queued = (struct firelist){0};
+}
+
+/* Turns the engine's events for one device into alert changes and queues
+ * them for the writer and then the sink. Caller holds mu. */
+static void apply_events(struct alarm_service *s, uint32_t seq, struct dev_entry *e,
+                         const struct alarm_events *evs, int64_t now)
+{
+    struct firelist *fl = &s->queued;
+    e->dirty = e->urgent = true;
     for (size_t i = 0; i < evs->n; i++) {
         const struct alarm_event *ev = &evs->ev[i];
         struct alert *a = e->open[ev->kind];
@@ -289,8 +347,6 @@ static bool apply_events(struct alarm_service *s, uint32_t seq, struct dev_entry
         }
         fire_push(fl, a, ev, e->id);
     }
-    bool ok = save_entry(s, seq, e, fl, first);
-    return ok;
 }
 
 static void fire(struct alarm_service *s, struct firelist *fl)
@@ -314,7 +370,7 @@ static int cmp_reading(const void *a, const void *b)
 
 /* Feeds one reading. Caller holds mu. */
 static void feed(struct alarm_service *s, uint32_t seq, struct dev_entry *e, int64_t ts, double ppm,
-                 int64_t recv, int64_t now, struct firelist *fl, uint64_t *late)
+                 int64_t recv, int64_t now, uint64_t *late)
 {
     struct alarm_input in = {.ts_ms = ts, .recv_ms = recv, .ppm = ppm, .flags = 0};
     struct alarm_events evs;
@@ -323,7 +379,16 @@ static void feed(struct alarm_service *s, uint32_t seq, struct dev_entry *e, int
     alarm_reading(&e->cfg, &e->st, &in, &evs);
     e->dirty = true;
     if (evs.n)
-        apply_events(s, seq, e, &evs, now, fl);
+        apply_events(s, seq, e, &evs, now);
+}
+
+/* Wakes the writer: events are queued. */
+static void wake_writer(struct alarm_service *s)
+{
+    pthread_mutex_lock(&s->tick_mu);
+    s->wake = true;
+    pthread_cond_signal(&s->tick_cv);
+    pthread_mutex_unlock(&s->tick_mu);
 }
 
 void alarm_service_readings(struct alarm_service *s, const struct reading *r, const uint8_t *dup,
@@ -343,26 +408,50 @@ void alarm_service_readings(struct alarm_service *s, const struct reading *r, co
             v[m++] = r[i];
     if (m > 1)
         qsort(v, m, sizeof *v, cmp_reading);
-    struct firelist fl = {0};
     uint64_t late = 0;
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < m; i++) {
         struct dev_entry *e = entry(s, v[i].dev);
         if (e)
-            feed(s, v[i].dev, e, v[i].ts_ms, v[i].co_ppm, now_ms, now_ms, &fl, &late);
+            feed(s, v[i].dev, e, v[i].ts_ms, v[i].co_ppm, now_ms, now_ms, &late);
     }
+    bool queued = s->queued.n > 0;
     pthread_mutex_unlock(&s->mu);
     metrics_alarm_readings(s->metrics, m, late);
-    fire(s, &fl);
+    if (queued) {
+        if (s->ticking)
+            wake_writer(s);
+        else
+            alarm_service_flush(s);
+    }
     if (v != &one)
         free(v);
 }
 
 /* ---- clock ---- */
 
+void alarm_service_flush(struct alarm_service *s)
+{
+    struct firelist fl;
+    pthread_mutex_lock(&s->mu);
+    flush_urgent(s);
+    take_queue(s, &fl);
+    pthread_mutex_unlock(&s->mu);
+    fire(s, &fl);
+}
+
+void alarm_service_sync(struct alarm_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool pending = s->queued.n > 0;
+    pthread_mutex_unlock(&s->mu);
+    if (pending)
+        alarm_service_flush(s);
+}
+
 void alarm_service_tick(struct alarm_service *s, int64_t now_ms)
 {
-    struct firelist fl = {0};
+    struct firelist fl;
     pthread_mutex_lock(&s->mu);
     for (uint32_t seq = 0; seq < s->ndev; seq++) {
         struct dev_entry *e = s->dev[seq];
@@ -371,34 +460,54 @@ void alarm_service_tick(struct alarm_service *s, int64_t now_ms)
         struct alarm_events evs;
         alarm_tick(&e->cfg, &e->st, now_ms, &evs);
         if (evs.n)
-            apply_events(s, seq, e, &evs, now_ms, &fl);
+            apply_events(s, seq, e, &evs, now_ms);
     }
+    flush_urgent(s);
     if (now_ms - s->saved_ms >= SAVE_EVERY_MS) {
         save_dirty(s);
         s->saved_ms = now_ms;
     }
+    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
     fire(s, &fl);
 }
 
+/* The clock thread, also the alarm writer: ticks every tick_ms, and writes
+ * queued alert records (then calls the sink) as soon as it is woken. */
 static void *ticker_main(void *arg)
 {
     struct alarm_service *s = arg;
+    int64_t next = s->now_ms() + s->tick_ms;
     pthread_mutex_lock(&s->tick_mu);
     while (!s->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->tick_ms / 1000;
-        ts.tv_nsec += (long)(s->tick_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
+        if (!s->wake) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t wait_ms = next - s->now_ms();
+            if (wait_ms < 0)
+                wait_ms = 0;
+            if (wait_ms > s->tick_ms)
+                wait_ms = s->tick_ms;
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->tick_cv, &s->tick_mu, &ts);
         }
-        pthread_cond_timedwait(&s->tick_cv, &s->tick_mu, &ts);
         if (s->stopping)
             break;
+        bool woken = s->wake;
+        s->wake = false;
         pthread_mutex_unlock(&s->tick_mu);
-        alarm_service_tick(s, s->now_ms());
+        int64_t now = s->now_ms();
+        if (now >= next || now < next - s->tick_ms) { /* due, or the clock jumped back */
+            alarm_service_tick(s, now);
+            next = now + s->tick_ms;
+        } else if (woken) {
+            alarm_service_flush(s);
+        }
         pthread_mutex_lock(&s->tick_mu);
     }
     pthread_mutex_unlock(&s->tick_mu);
@@ -439,7 +548,6 @@ struct replay {
     uint32_t seq;
     struct dev_entry *e;
     int64_t now;
-    struct firelist *fl;
     size_t n;
 };
 
@@ -448,7 +556,7 @@ static bool replay_one(void *arg, const struct reading *r)
     struct replay *rp = arg;
     uint64_t late = 0;
     /* The receipt time is not kept per reading; its own time stands in. */
-    feed(rp->s, rp->seq, rp->e, r->ts_ms, r->co_ppm, r->ts_ms, rp->now, rp->fl, &late);
+    feed(rp->s, rp->seq, rp->e, r->ts_ms, r->co_ppm, r->ts_ms, rp->now, &late);
     rp->n++;
     return true;
 }
@@ -494,7 +602,7 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
     if (st->ops->alarm_load(st, load_state, load_active, s) != CB_OK)
         goto fail;
     int64_t now = now_ms();
-    struct firelist fl = {0};
+    struct firelist fl;
     size_t replayed = 0;
     pthread_mutex_lock(&s->mu);
     for (uint32_t seq = 0; seq < s->ndev; seq++) {
@@ -504,7 +612,7 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
         reconcile(e);
         /* Readings stored after the saved state: evaluate them now. */
         if (e->saved) {
-            struct replay rp = {s, seq, e, now, &fl, 0};
+            struct replay rp = {s, seq, e, now, 0};
             if (st->ops->scan_readings(st, seq, e->st.last_ts_ms + 1, INT64_MAX, replay_one, &rp) !=
                 CB_OK)
                 log_msg(LOG_ERROR, "alarm replay of device %s failed", e->id);
@@ -518,6 +626,8 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
             e->dirty = true;
         }
     }
+    flush_urgent(s);
+    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
     fire(s, &fl);
     if (replayed)
@@ -547,9 +657,13 @@ void alarm_service_close(struct alarm_service *s)
         pthread_mutex_unlock(&s->tick_mu);
         pthread_join(s->ticker, NULL);
     }
+    struct firelist fl;
     pthread_mutex_lock(&s->mu);
+    flush_urgent(s);
     save_dirty(s);
+    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
+    fire(s, &fl);
     for (size_t i = 0; i < s->ndev; i++)
         entry_free(s->dev[i]);
     free(s->dev);
@@ -581,7 +695,7 @@ cb_err alarm_service_device(struct alarm_service *s, const struct device *d)
          * before the crash and never evaluated. (At open, states are loaded
          * after this and must not be overwritten.) */
         if (fresh && s->opened)
-            save_entry(s, d->seq, e, NULL, 0);
+            save_entry(s, d->seq);
     }
     pthread_mutex_unlock(&s->mu);
     return e ? CB_OK : CB_ERR_NOMEM;
@@ -632,11 +746,12 @@ static struct alert *find_open(struct alarm_service *s, const struct alert *stor
 cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, int64_t now_ms,
                          struct alert *out)
 {
+    alarm_service_sync(s);
     struct alert stored;
     cb_err rc = s->store->ops->alert_get(s->store, id, &stored);
     if (rc != CB_OK)
         return rc;
-    struct firelist fl = {0};
+    struct firelist fl;
     pthread_mutex_lock(&s->mu);
     struct dev_entry *e;
     struct alert *a = find_open(s, &stored, &e);
@@ -667,11 +782,13 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
         *out = *a; /* apply_events moves a to the closing list (and may free it) */
         out->active = false;
         out->cleared_ms = out->updated_ms = now_ms;
-        rc = apply_events(s, stored.dev, e, &evs, now_ms, &fl) ? CB_OK : CB_ERR_IO;
+        apply_events(s, stored.dev, e, &evs, now_ms);
+        rc = flush_urgent(s) ? CB_OK : CB_ERR_IO;
     } else {
-        rc = save_entry(s, a->dev, e, NULL, 0) ? CB_OK : CB_ERR_IO;
+        rc = save_entry(s, a->dev) ? CB_OK : CB_ERR_IO;
         *out = *a;
     }
+    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
     fire(s, &fl);
     return rc;
@@ -680,6 +797,7 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
 cb_err alarm_service_mute(struct alarm_service *s, int64_t id, int64_t ms, int64_t now_ms,
                           struct alert *out, double *ppm)
 {
+    alarm_service_sync(s);
     struct alert stored;
     cb_err rc = s->store->ops->alert_get(s->store, id, &stored);
     if (rc != CB_OK)
@@ -695,7 +813,7 @@ cb_err alarm_service_mute(struct alarm_service *s, int64_t id, int64_t ms, int64
         switch (alarm_mute(&e->cfg, &e->st, (enum alarm_kind)a->kind, now_ms, ms)) {
         case ALARM_MUTE_OK:
             a->muted_until_ms = e->st.kind[a->kind].muted_until_ms;
-            rc = save_entry(s, a->dev, e, NULL, 0) ? CB_OK : CB_ERR_IO;
+            rc = save_entry(s, a->dev) ? CB_OK : CB_ERR_IO;
             break;
         case ALARM_MUTE_TOO_HIGH:
             rc = CB_ERR_FORBIDDEN;
@@ -713,7 +831,7 @@ cb_err alarm_service_mute(struct alarm_service *s, int64_t id, int64_t ms, int64
 cb_err alarm_service_manual(struct alarm_service *s, uint32_t seq, enum alarm_severity sev,
                             const char *message, const char *who, int64_t now_ms, struct alert *out)
 {
-    struct firelist fl = {0};
+    struct firelist fl;
     cb_err rc = CB_OK;
     pthread_mutex_lock(&s->mu);
     struct dev_entry *e = entry(s, seq);
@@ -725,22 +843,24 @@ cb_err alarm_service_manual(struct alarm_service *s, uint32_t seq, enum alarm_se
     } else {
         struct alarm_events evs;
         alarm_manual(&e->st, true, now_ms, sev, &evs);
-        /* The record says who raised it and why before it is first written. */
-        apply_events(s, seq, e, &evs, now_ms, &fl);
+        apply_events(s, seq, e, &evs, now_ms);
         struct alert *a = e->open[ALARM_MANUAL];
         if (a) {
+            /* The record says who raised it and why when it is first written. */
             snprintf(a->message, sizeof a->message, "%s", message ? message : "");
             if (who && who[0] && !message)
                 snprintf(a->message, sizeof a->message, "raised by %s", who);
-            if (!save_entry(s, seq, e, NULL, 0))
+            for (size_t i = 0; i < s->queued.n; i++)
+                if (s->queued.v[i].alert.dev == seq && s->queued.v[i].alert.kind == ALARM_MANUAL)
+                    snprintf(s->queued.v[i].alert.message, sizeof a->message, "%s", a->message);
+            if (!save_entry(s, seq))
                 rc = CB_ERR_IO;
             *out = *a;
-            for (size_t i = 0; i < fl.n; i++)
-                fl.v[i].alert = *a;
         } else {
             rc = CB_ERR_IO;
         }
     }
+    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
     fire(s, &fl);
     return rc;

@@ -17,10 +17,14 @@ struct alarm_service;
 struct metrics;
 
 /* Receives every alarm event after its record was written: the alert (its
- * state after the event), the event, and the device id. If the write
- * failed, the sink is called all the same (warning people must not wait on
- * a disk): the alert's id is then 0 until a retry stores it. Called without
- * the service lock held; must not block for long. */
+ * state after the event), the event, and the device id. Events raised by
+ * readings are written by the clock thread as soon as it is woken (many
+ * events, one transaction), so a reading's request never waits for them;
+ * they are not lost if the process dies first: the readings are durable and
+ * are replayed at startup. If the write failed, the sink is called all the
+ * same (warning people must not wait on a disk): the alert's id is then 0
+ * until a retry stores it. Called without the service lock held, possibly
+ * from two threads at once; must not block for long. */
 struct alarm_sink {
     void (*fn)(void *arg, const struct alert *a, const struct alarm_event *ev,
                const char *device_id);
@@ -49,8 +53,16 @@ void alarm_service_forget(struct alarm_service *s, uint32_t seq);
  * ts order per device. */
 void alarm_service_readings(struct alarm_service *s, const struct reading *r, const uint8_t *dup,
                             size_t n, int64_t now_ms);
-/* One clock tick: offline detection, ends of mutes, saving changed states. */
+/* One clock tick: offline detection, ends of mutes, writing queued alert
+ * records (then the sink), saving changed states every 10 s. */
 void alarm_service_tick(struct alarm_service *s, int64_t now_ms);
+/* Writes queued alert records now, then calls the sink (what the clock
+ * thread does when readings raise events; with tick_ms 0, readings call it). */
+void alarm_service_flush(struct alarm_service *s);
+/* Read barrier: if events are queued, writes them now. Readers of alert
+ * records call it first, so a client that got its 201 then lists alerts sees
+ * what its readings raised. */
+void alarm_service_sync(struct alarm_service *s);
 
 /* The device id of a store sequence number (false if unknown). */
 bool alarm_service_device_id(struct alarm_service *s, uint32_t seq, char id[65]);

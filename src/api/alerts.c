@@ -135,6 +135,7 @@ void api_alerts_list(struct app *app, struct http_req *req)
     }
     f.limit = (size_t)limit;
     f.before_id = cursor;
+    alarm_service_sync(app->alarms);
     struct alert *v = NULL;
     size_t n = 0;
     cb_err rc = app->store->ops->alerts_query(app->store, &f, &v, &n);
@@ -161,6 +162,7 @@ void api_alerts_get(struct app *app, struct http_req *req)
     struct alert a;
     if (!alert_id(req, &id))
         return;
+    alarm_service_sync(app->alarms);
     cb_err rc = app->store->ops->alert_get(app->store, id, &a);
     if (rc != CB_OK) {
         reply_alert_err(req, rc, id);

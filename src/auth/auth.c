@@ -104,7 +104,8 @@ cb_err auth_object(struct app *app, enum access a, enum object_kind k, const cha
         struct alert al;
         char dev[65];
         if (!*id || *end || aid <= 0)
-            return CB_OK; /* not an id: the handler says so (400) */
+            return CB_OK;                /* not an id: the handler says so (400) */
+        alarm_service_sync(app->alarms); /* alerts raised by readings just stored */
         if (app->store->ops->alert_get(app->store, aid, &al) != CB_OK ||
             !alarm_service_device_id(app->alarms, al.dev, dev))
             return CB_ERR_NOT_FOUND;
