@@ -54,7 +54,8 @@ struct alarm_service {
     /* Events whose records wait for the alarm writer (the clock thread),
      * then go to the sink: no reading's request waits on a disk for them. */
     struct firelist queued;
-    bool opened; /* loading is over */
+    size_t nurgent; /* devices whose records wait for the writer */
+    bool opened;    /* loading is over */
 
     pthread_mutex_t tick_mu;
     pthread_cond_t tick_cv;
@@ -208,10 +209,14 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
     }
     if (rc == CB_OK) {
         for (size_t i = 0; i < na; i++) {
+            bool fresh = src[i]->id == 0;
             src[i]->id = rec[i].id;
-            for (size_t j = 0; j < fl->n; j++)
-                if (!fl->v[j].alert.id && fl->v[j].alert.kind == rec[i].kind &&
-                    fl->v[j].alert.dev == rec[i].dev)
+            /* A new record's queued snapshots: same device, kind and raise
+             * time (one batch may hold two alerts of a kind). */
+            for (size_t j = 0; fresh && j < fl->n; j++)
+                if (!fl->v[j].alert.id && fl->v[j].alert.dev == rec[i].dev &&
+                    fl->v[j].alert.kind == rec[i].kind &&
+                    fl->v[j].alert.raised_ms == rec[i].raised_ms)
                     fl->v[j].alert.id = rec[i].id;
         }
         for (size_t i = 0; i < n; i++) {
@@ -219,6 +224,8 @@ static bool save_entries(struct alarm_service *s, const uint32_t *seqs, size_t n
             for (size_t j = 0; j < e->nclosing; j++)
                 free(e->closing[j]);
             e->nclosing = 0;
+            if (e->urgent)
+                s->nurgent--;
             e->dirty = e->urgent = false;
         }
     } else {
@@ -283,13 +290,21 @@ static void take_queue(struct alarm_service *s, struct firelist *out)
     s->queued = (struct firelist){0};
 }
 
+/* The device's records changed: the writer must write them. */
+static void mark_urgent(struct alarm_service *s, struct dev_entry *e)
+{
+    if (!e->urgent)
+        s->nurgent++;
+    e->dirty = e->urgent = true;
+}
+
 /* Turns the engine's events for one device into alert changes and queues
  * them for the writer and then the sink. Caller holds mu. */
 static void apply_events(struct alarm_service *s, uint32_t seq, struct dev_entry *e,
                          const struct alarm_events *evs, int64_t now)
 {
     struct firelist *fl = &s->queued;
-    e->dirty = e->urgent = true;
+    mark_urgent(s, e);
     for (size_t i = 0; i < evs->n; i++) {
         const struct alarm_event *ev = &evs->ev[i];
         struct alert *a = e->open[ev->kind];
@@ -430,23 +445,45 @@ void alarm_service_readings(struct alarm_service *s, const struct reading *r, co
 
 /* ---- clock ---- */
 
-void alarm_service_flush(struct alarm_service *s)
+/* Is this the thread that delivers events (the writer), or is there none? */
+static bool may_deliver(struct alarm_service *s)
 {
+    return !s->ticking || pthread_equal(pthread_self(), s->ticker);
+}
+
+/* After records were written under mu (released since): events go to the
+ * sink from one thread only, in the order they happened: the writer's. */
+static void deliver(struct alarm_service *s)
+{
+    if (!may_deliver(s)) {
+        wake_writer(s);
+        return;
+    }
     struct firelist fl;
     pthread_mutex_lock(&s->mu);
-    flush_urgent(s);
+    flush_urgent(s); /* (nothing, usually: the caller wrote) */
     take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
     fire(s, &fl);
 }
 
+void alarm_service_flush(struct alarm_service *s)
+{
+    pthread_mutex_lock(&s->mu);
+    flush_urgent(s);
+    pthread_mutex_unlock(&s->mu);
+    deliver(s);
+}
+
 void alarm_service_sync(struct alarm_service *s)
 {
     pthread_mutex_lock(&s->mu);
-    bool pending = s->queued.n > 0;
+    if (s->nurgent)
+        flush_urgent(s);
+    bool queued = s->queued.n > 0;
     pthread_mutex_unlock(&s->mu);
-    if (pending)
-        alarm_service_flush(s);
+    if (queued)
+        deliver(s);
 }
 
 void alarm_service_tick(struct alarm_service *s, int64_t now_ms)
@@ -463,13 +500,18 @@ void alarm_service_tick(struct alarm_service *s, int64_t now_ms)
             apply_events(s, seq, e, &evs, now_ms);
     }
     flush_urgent(s);
-    if (now_ms - s->saved_ms >= SAVE_EVERY_MS) {
+    if (now_ms - s->saved_ms >= SAVE_EVERY_MS || now_ms < s->saved_ms) {
         save_dirty(s);
         s->saved_ms = now_ms;
     }
-    take_queue(s, &fl);
+    bool mine = may_deliver(s);
+    if (mine)
+        take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
-    fire(s, &fl);
+    if (mine)
+        fire(s, &fl);
+    else
+        wake_writer(s);
 }
 
 /* The clock thread, also the alarm writer: ticks every tick_ms, and writes
@@ -597,7 +639,7 @@ struct alarm_service *alarm_service_open(struct store *st, struct metrics *m,
     pthread_mutex_init(&s->tick_mu, NULL);
     pthread_cond_init(&s->tick_cv, NULL);
     for (size_t i = 0; i < n; i++)
-        if (alarm_service_device(s, &devices[i]) != CB_OK)
+        if (alarm_service_device(s, &devices[i], true) != CB_OK)
             goto fail;
     if (st->ops->alarm_load(st, load_state, load_active, s) != CB_OK)
         goto fail;
@@ -680,12 +722,16 @@ void alarm_service_set_sink(struct alarm_service *s, const struct alarm_sink *si
     pthread_mutex_unlock(&s->mu);
 }
 
-cb_err alarm_service_device(struct alarm_service *s, const struct device *d)
+cb_err alarm_service_device(struct alarm_service *s, const struct device *d, bool create)
 {
     struct alarm_config cfg;
     alarm_settings_config(d->thresholds, d->offline_after_s, &cfg);
     pthread_mutex_lock(&s->mu);
     bool fresh = !entry(s, d->seq);
+    if (fresh && !create) { /* deleted meanwhile: do not bring it back */
+        pthread_mutex_unlock(&s->mu);
+        return CB_OK;
+    }
     struct dev_entry *e = entry_make(s, d->seq);
     if (e) {
         memcpy(e->id, d->id, sizeof e->id);
@@ -704,7 +750,9 @@ cb_err alarm_service_device(struct alarm_service *s, const struct device *d)
 void alarm_service_forget(struct alarm_service *s, uint32_t seq)
 {
     pthread_mutex_lock(&s->mu);
-    if (seq < s->ndev) {
+    if (seq < s->ndev && s->dev[seq]) {
+        if (s->dev[seq]->urgent)
+            s->nurgent--;
         entry_free(s->dev[seq]);
         s->dev[seq] = NULL;
     }
@@ -751,13 +799,32 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
     cb_err rc = s->store->ops->alert_get(s->store, id, &stored);
     if (rc != CB_OK)
         return rc;
-    struct firelist fl;
     pthread_mutex_lock(&s->mu);
     struct dev_entry *e;
     struct alert *a = find_open(s, &stored, &e);
+    if (!a && e) {
+        /* Cleared since: if its clearing is not written yet (the writer's
+         * queue, or a failed write), acknowledge that record itself. */
+        flush_urgent(s);
+        for (size_t i = 0; i < e->nclosing; i++)
+            if (e->closing[i]->id == id) {
+                struct alert *c = e->closing[i];
+                if (!c->acked) {
+                    c->acked = true;
+                    c->acked_ms = c->updated_ms = now_ms;
+                    snprintf(c->acked_by, sizeof c->acked_by, "%s", who);
+                }
+                *out = *c;
+                mark_urgent(s, e);
+                rc = flush_urgent(s) ? CB_OK : CB_ERR_IO;
+                pthread_mutex_unlock(&s->mu);
+                deliver(s);
+                return rc;
+            }
+    }
     if (!a) {
-        /* Cleared (or its device is gone): the stored record is the truth.
-         * Re-read it under the lock, since it may just have been cleared. */
+        /* Cleared and written (or its device is gone): the stored record is
+         * the truth, re-read under the lock. */
         rc = s->store->ops->alert_get(s->store, id, &stored);
         if (rc == CB_OK && !stored.acked) {
             stored.acked = true;
@@ -783,14 +850,15 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
         out->active = false;
         out->cleared_ms = out->updated_ms = now_ms;
         apply_events(s, stored.dev, e, &evs, now_ms);
-        rc = flush_urgent(s) ? CB_OK : CB_ERR_IO;
     } else {
-        rc = save_entry(s, a->dev) ? CB_OK : CB_ERR_IO;
+        mark_urgent(s, e);
         *out = *a;
     }
-    take_queue(s, &fl);
+    /* Written with every other device's waiting records: the sink hears
+     * of nothing unwritten, in order, from the writer. */
+    rc = flush_urgent(s) ? CB_OK : CB_ERR_IO;
     pthread_mutex_unlock(&s->mu);
-    fire(s, &fl);
+    deliver(s);
     return rc;
 }
 
@@ -831,7 +899,6 @@ cb_err alarm_service_mute(struct alarm_service *s, int64_t id, int64_t ms, int64
 cb_err alarm_service_manual(struct alarm_service *s, uint32_t seq, enum alarm_severity sev,
                             const char *message, const char *who, int64_t now_ms, struct alert *out)
 {
-    struct firelist fl;
     cb_err rc = CB_OK;
     pthread_mutex_lock(&s->mu);
     struct dev_entry *e = entry(s, seq);
@@ -853,15 +920,14 @@ cb_err alarm_service_manual(struct alarm_service *s, uint32_t seq, enum alarm_se
             for (size_t i = 0; i < s->queued.n; i++)
                 if (s->queued.v[i].alert.dev == seq && s->queued.v[i].alert.kind == ALARM_MANUAL)
                     snprintf(s->queued.v[i].alert.message, sizeof a->message, "%s", a->message);
-            if (!save_entry(s, seq))
+            if (!flush_urgent(s))
                 rc = CB_ERR_IO;
             *out = *a;
         } else {
             rc = CB_ERR_IO;
         }
     }
-    take_queue(s, &fl);
     pthread_mutex_unlock(&s->mu);
-    fire(s, &fl);
+    deliver(s);
     return rc;
 }

@@ -44,8 +44,11 @@ void alarm_service_close(struct alarm_service *s);
 /* Replaces the sink (default: a log line per event). */
 void alarm_service_set_sink(struct alarm_service *s, const struct alarm_sink *sink);
 
-/* A device was created or its settings changed / it was deleted. */
-cb_err alarm_service_device(struct alarm_service *s, const struct device *d);
+/* A device was created (create) or its settings changed (an entry that is
+ * gone, the device deleted meanwhile, is not brought back). */
+cb_err alarm_service_device(struct alarm_service *s, const struct device *d, bool create);
+/* A device is being deleted: call before deleting it from the store (its
+ * records are never written again; the store then deletes them). */
 void alarm_service_forget(struct alarm_service *s, uint32_t seq);
 
 /* Evaluates the readings that were just stored (dup[i] set: already stored

@@ -79,7 +79,8 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
     char canon[27] = "";
     if (has_owner && owner && owner[0]) {
         snprintf(canon, sizeof canon, "%s", owner);
-        if (!ulid_canonical(canon) || !users_exists(app->users, canon)) {
+        if (strlen(owner) != ULID_LEN || !ulid_canonical(canon) ||
+            !users_exists(app->users, canon)) {
             jv_fail(&e, "owner", "must be the id of a user (or null)");
             goto bad;
         }
@@ -209,7 +210,7 @@ void api_devices_create(struct app *app, struct http_req *req)
         goto out;
     }
     http_log_device(req, d.id);
-    if (app->alarms && alarm_service_device(app->alarms, &d) != CB_OK)
+    if (app->alarms && alarm_service_device(app->alarms, &d, true) != CB_OK)
         log_msg(LOG_ERROR, "device %s: alarm engine out of memory", d.id);
     json_t *o = device_json(app, &d);
     json_object_set_new(o, "api_key", json_string(key));
@@ -227,16 +228,15 @@ void api_devices_list(struct app *app, struct http_req *req)
 {
     struct device *list = NULL;
     size_t n = 0;
-    cb_err rc = registry_device_list(app->reg, &list, &n);
+    const char *scope = auth_scope(http_who(req));
+    cb_err rc = registry_device_list_owned(app->reg, scope, &list, &n);
     if (rc != CB_OK) {
         http_reply_error(req, rc, "%s", cb_strerror(rc));
         return;
     }
-    const char *scope = auth_scope(http_who(req));
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!scope || (list[i].owner && strcmp(list[i].owner, scope) == 0))
-            json_array_append_new(arr, device_json(app, &list[i]));
+        json_array_append_new(arr, device_json(app, &list[i]));
         device_clear(&list[i]);
     }
     free(list);
@@ -288,7 +288,7 @@ void api_devices_patch(struct app *app, struct http_req *req)
         api_reply_err(req, rc, "device", d.id);
         goto out;
     }
-    if (app->alarms && alarm_service_device(app->alarms, &d) != CB_OK)
+    if (app->alarms && alarm_service_device(app->alarms, &d, false) != CB_OK)
         log_msg(LOG_ERROR, "device %s: alarm engine out of memory", d.id);
     http_log_device(req, d.id);
     http_reply_json(req, 200, device_json(app, &d));
@@ -300,11 +300,17 @@ out:
 
 void api_devices_delete(struct app *app, struct http_req *req)
 {
-    uint32_t seq = 0;
-    registry_device_seq(app->reg, http_param(req, 0), &seq);
+    /* The alarm engine lets go first, so nothing writes the device's alerts
+     * after the store has deleted them; a failed delete gives it back. */
+    struct device d;
+    bool known = registry_device_get(app->reg, http_param(req, 0), &d) == CB_OK;
+    if (known && app->alarms)
+        alarm_service_forget(app->alarms, d.seq);
     cb_err rc = registry_device_delete(app->reg, http_param(req, 0));
-    if (rc == CB_OK && app->alarms)
-        alarm_service_forget(app->alarms, seq);
+    if (rc != CB_OK && known && app->alarms)
+        alarm_service_device(app->alarms, &d, true);
+    if (known)
+        device_clear(&d);
     if (rc != CB_OK) {
         api_reply_err(req, rc, "device", http_param(req, 0));
         return;

@@ -26,11 +26,10 @@ static json_t *owned_devices(struct app *app, const char *uid)
     struct device *list = NULL;
     size_t n = 0;
     json_t *ids = json_array();
-    if (registry_device_list(app->reg, &list, &n) != CB_OK)
+    if (registry_device_list_owned(app->reg, uid, &list, &n) != CB_OK)
         return ids;
     for (size_t i = 0; i < n; i++) {
-        if (list[i].owner && strcmp(list[i].owner, uid) == 0)
-            json_array_append_new(ids, json_string(list[i].id));
+        json_array_append_new(ids, json_string(list[i].id));
         device_clear(&list[i]);
     }
     free(list);

@@ -316,12 +316,16 @@ struct list_ctx {
     void *items;
     size_t n;
     bool ok;
+    const char *owner; /* devices: only this owner's (NULL: all) */
 };
 
 static void collect_device(void *arg, const char *key, void *val)
 {
     struct list_ctx *c = arg;
     struct device *arr = c->items;
+    const struct device *d = val;
+    if (c->owner && !(d->owner && strcmp(d->owner, c->owner) == 0))
+        return; /* compared in place: only the owner's devices are copied */
     if (c->ok && !device_copy(&arr[c->n++], val)) {
         c->n--;
         c->ok = false;
@@ -335,8 +339,14 @@ static int cmp_device(const void *a, const void *b)
 
 cb_err registry_device_list(struct registry *r, struct device **out, size_t *n)
 {
+    return registry_device_list_owned(r, NULL, out, n);
+}
+
+cb_err registry_device_list_owned(struct registry *r, const char *owner, struct device **out,
+                                  size_t *n)
+{
     pthread_rwlock_rdlock(&r->lock);
-    struct list_ctx c = {calloc(r->devices.n + 1, sizeof(struct device)), 0, true};
+    struct list_ctx c = {calloc(r->devices.n + 1, sizeof(struct device)), 0, true, owner};
     if (c.items)
         strmap_each(&r->devices, collect_device, &c);
     pthread_rwlock_unlock(&r->lock);
@@ -531,7 +541,7 @@ static int cmp_gateway(const void *a, const void *b)
 cb_err registry_gateway_list(struct registry *r, struct gateway **out, size_t *n)
 {
     pthread_rwlock_rdlock(&r->lock);
-    struct list_ctx c = {calloc(r->gateways.n + 1, sizeof(struct gateway)), 0, true};
+    struct list_ctx c = {calloc(r->gateways.n + 1, sizeof(struct gateway)), 0, true, NULL};
     if (c.items)
         strmap_each(&r->gateways, collect_gateway, &c);
     pthread_rwlock_unlock(&r->lock);

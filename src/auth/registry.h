@@ -48,6 +48,9 @@ cb_err registry_device_owner(struct registry *r, const char *id, char owner[65])
 cb_err registry_device_get(struct registry *r, const char *id, struct device *out);
 /* All devices sorted by id, deep copies; free each with device_clear, then the array. */
 cb_err registry_device_list(struct registry *r, struct device **out, size_t *n);
+/* The same, only the devices owner owns (NULL: all). */
+cb_err registry_device_list_owned(struct registry *r, const char *owner, struct device **out,
+                                  size_t *n);
 /* Creates d (its seq and key_hash are set here) and writes a new key to key. */
 cb_err registry_device_create(struct registry *r, struct device *d, char key[SECRET_KEY_LEN]);
 /* Replaces the mutable fields of the device with d's (matched by id). */

@@ -42,10 +42,13 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
             fprintf(stderr, "carbon %s: CARBON_LISTEN is not HOST:PORT\n", cmd);
             ok = false;
         } else {
-            bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
-            bool v6 = strchr(host, ':') != NULL && !any;
-            snprintf(c->base, sizeof c->base, "http://%s%s%s:%u", v6 ? "[" : "",
-                     any ? "127.0.0.1" : host, v6 ? "]" : "", port);
+            /* A wildcard listener is reached on loopback of its family. */
+            const char *h = strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1"
+                            : strcmp(host, "::") == 0    ? "::1"
+                                                         : host;
+            bool v6 = strchr(h, ':') != NULL;
+            snprintf(c->base, sizeof c->base, "http://%s%s%s:%u", v6 ? "[" : "", h,
+                     v6 ? "]" : "", port);
         }
     }
     size_t n = strlen(c->base);

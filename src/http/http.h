@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_BODY (1024 * 1024) /* request bodies over 1 MiB get 413 */
+#define HTTP_MAX_BODY (1024 * 1024)      /* request bodies over 1 MiB get 413 */
+#define HTTP_MAX_PUBLIC_BODY (16 * 1024) /* ... on routes anyone may call, 16 KiB */
+#define HTTP_BODY_BUDGET (256u << 20)    /* all bodies being received: 503 beyond */
+#define HTTP_MAX_CONN_PER_ADDR 256       /* open connections per client address */
 #define HTTP_MAX_PARAMS 4
 
 struct app;

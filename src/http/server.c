@@ -30,7 +30,8 @@ struct http_server {
     const struct route *routes;
     size_t nroutes;
     _Atomic long inflight;
-    _Atomic bool stopping; /* set by http_stop: no request may suspend after it */
+    _Atomic size_t body_bytes; /* request bodies held, against HTTP_BODY_BUDGET */
+    _Atomic bool stopping;     /* set by http_stop: no request may suspend after it */
     _Atomic uint64_t next_id;
     uint32_t id_salt;
 };
@@ -45,6 +46,10 @@ struct http_req {
     int nparams;
     struct principal who;
     struct buf body;
+    size_t max_body; /* this route's body cap */
+    size_t held;     /* bytes of body counted in the server's budget */
+    bool busy;       /* the body budget was full: 503 */
+    bool limited;    /* its key was over its rate limit (decided once) */
     bool too_big;
     bool suspended;
     http_resume_fn on_resume;
@@ -396,7 +401,7 @@ static void make_reqid(struct http_server *s, struct http_req *req)
 
 /* Resolves and checks credentials for the matched route (once). Public
  * routes never look at credentials. */
-static void authorize(struct http_server *s, struct http_req *req)
+static void authorize(struct http_server *s, struct http_req *req, bool charge)
 {
     const struct route *rt = &s->routes[req->route];
     req->auth_done = true;
@@ -410,13 +415,15 @@ static void authorize(struct http_server *s, struct http_req *req)
         req->auth_err = auth_check(rt->access, &req->who);
     /* Per-key limit: every key, user and session counts (the admin token,
      * the operator's, does not). */
-    if (req->auth_err == CB_OK && req->who.kind != PRINCIPAL_ADMIN &&
+    if (charge && req->auth_err == CB_OK && req->who.kind != PRINCIPAL_ADMIN &&
         req->who.kind != PRINCIPAL_NONE) {
         char key[80];
         snprintf(key, sizeof key, "%d:%s", (int)req->who.kind, req->who.id);
         if (!ratelimit_take(s->app->key_rl, key, 1, s->app->now_ms(), &req->retry_after))
-            req->auth_err = CB_ERR_RATE_LIMITED;
+            req->limited = true;
     }
+    if (req->auth_err == CB_OK && req->limited)
+        req->auth_err = CB_ERR_RATE_LIMITED;
     if (req->auth_err == CB_OK && rt->object != OBJ_NONE) {
         /* An absent query argument is the handler's to refuse (400). */
         const char *oid = rt->object_query ? http_query(req, rt->object_query) : req->params[0];
@@ -499,13 +506,21 @@ static void dispatch(struct http_server *s, struct http_req *req)
         return;
     }
     if (req->too_big) {
-        http_reply_error(req, CB_ERR_TOO_LARGE, "request body is over the %d byte limit",
-                         HTTP_MAX_BODY);
+        http_reply_error(req, CB_ERR_TOO_LARGE, "request body is over the %zu byte limit",
+                         req->max_body);
+        return;
+    }
+    if (req->busy) {
+        http_add_header(req, "Retry-After", "1");
+        http_reply_error(req, CB_ERR_UNAVAILABLE,
+                         "the server is receiving too much at once; retry in a second");
         return;
     }
     const struct route *rt = &s->routes[req->route];
-    if (!req->auth_done)
-        authorize(s, req);
+    /* Checked again now that the body is here: between the headers and the
+     * end of a slow body, a session may have ended, a user been deleted or
+     * demoted, a device given to someone else. (Charged once.) */
+    authorize(s, req, !req->auth_done);
     cb_err e = req->auth_err;
     if (e == CB_ERR_UNAUTHORIZED) {
         http_reply_error(req, e,
@@ -578,7 +593,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Credentials before any body byte is buffered: a caller without
          * them gets its 401/403 at once and costs no memory. */
         if (req->route >= 0) {
-            authorize(s, req);
+            authorize(s, req, true);
             if (req->auth_err != CB_OK) {
                 dispatch(s, req);
                 return queue_reply(req);
@@ -586,7 +601,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
-        if (clen > HTTP_MAX_BODY) {
+        /* Routes anyone may call (login) take small bodies only: a client
+         * without credentials cannot make the server hold megabytes. */
+        req->max_body = req->route >= 0 && s->routes[req->route].access == ACCESS_PUBLIC
+                            ? HTTP_MAX_PUBLIC_BODY
+                            : HTTP_MAX_BODY;
+        if (clen > req->max_body) {
             req->too_big = true;
             /* Up to HTTP_DISCARD_MAX the body is read and dropped, so the
              * client gets to read the 413; beyond that, refuse at once. */
@@ -598,11 +618,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
-        req->received += *upload_data_size;
+        size_t n = *upload_data_size;
+        req->received += n;
         if (req->received > HTTP_DISCARD_MAX)
             return MHD_NO; /* a body without end (chunked): drop the connection */
-        if (!req->too_big && !buf_append(&req->body, upload_data, *upload_data_size))
-            req->too_big = true;
+        if (!req->too_big && !req->busy) {
+            /* All bodies being received share one budget: many slow
+             * clients cannot add up to more memory than that. */
+            if (atomic_fetch_add(&s->body_bytes, n) + n > HTTP_BODY_BUDGET) {
+                atomic_fetch_sub(&s->body_bytes, n);
+                req->busy = true;
+            } else if (req->body.len + n > req->max_body ||
+                       !buf_append(&req->body, upload_data, n)) {
+                atomic_fetch_sub(&s->body_bytes, n);
+                req->too_big = true;
+            } else {
+                req->held += n;
+            }
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -673,6 +706,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(req->hval[i]);
     }
     buf_free(&req->body);
+    atomic_fetch_sub(&s->body_bytes, req->held);
     free(req->path);
     if (req->counted)
         atomic_fetch_sub(&s->inflight, 1);
@@ -722,6 +756,7 @@ struct http_server *http_start(struct app *app, const char *host, unsigned port,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(nthreads ? nthreads : 1),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONN_PER_ADDR,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_END);

@@ -319,6 +319,58 @@ class SecurityHeadersTest(LimitAsserts, ServerTestCase):
         self.assertEqual(self.srv.healthz(), 200)
 
 
+class SlowBodyTest(LimitAsserts, ServerTestCase):
+    """The rules are checked again when the body has arrived, and public
+    routes take small bodies only."""
+
+    def raw(self, head, body_first):
+        s = socket.create_connection((self.srv.host, self.srv.port), timeout=10)
+        s.sendall(head.encode() + body_first)
+        return s
+
+    @staticmethod
+    def status_of(s):
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return int(data.split(b" ", 2)[1]) if data else None
+
+    def test_session_ended_during_the_body(self):
+        # A user starts a request (headers and half a body), is logged out
+        # (here: deleted) before the body ends: the request must be refused
+        # when it completes, not served with the rights it had at its start.
+        st, _, u = self.srv.request("POST", "/v1/users", {
+            "name": "Slow", "email": "slow-%d@example.com" % os.getpid(),
+            "password": "a slow body is no key"})
+        self.assertEqual(st, 201, u)
+        st, _, lg = self.srv.request("POST", "/v1/auth/login", {
+            "login": u["email"], "password": "a slow body is no key"}, token=None)
+        self.assertEqual(st, 200, lg)
+        body = ('{"id":"slow-%d","name":"x"}' % os.getpid()).encode()
+        head = ("POST /v1/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % (lg["token"], len(body)))
+        s = self.raw(head, body[:5])
+        time.sleep(0.3)
+        st, _, _ = self.srv.request("DELETE", "/v1/users/" + u["id"])
+        self.assertEqual(st, 204)
+        s.sendall(body[5:])
+        self.assertEqual(self.status_of(s), 401)
+        st, _, _ = self.srv.request("GET", "/v1/devices/slow-%d" % os.getpid())
+        self.assertEqual(st, 404)  # nothing was created
+
+    def test_public_routes_take_small_bodies(self):
+        big = b'{"login":"a@example.com","password":"' + b"x" * 20000 + b'"}'
+        head = ("POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                "\r\nContent-Length: %d\r\n\r\n" % len(big))
+        s = self.raw(head, big)
+        self.assertEqual(self.status_of(s), 413)
+
+
 class BadSettingsTest(HttpTestCase):
 
     def serve(self, env):
