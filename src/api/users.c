@@ -165,15 +165,32 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
             jv_fail(&e, "password", "%s", why);
             goto bad;
         }
-        /* A user changing their own password proves they know the old one. */
-        if (!creating && !may_admin && u->password_hash) {
-            const char *cur = NULL;
-            if (!jv_string(body, "current_password", true, 1, USER_PASSWORD_MAX, &cur, NULL, &e))
-                goto bad;
-            if (!users_password_verify(u->password_hash, cur)) {
-                jv_fail(&e, "current_password", "is not the current password");
-                goto bad;
-            }
+    }
+    /* A user changing their own password, email or phone (what logs them
+     * in) proves they know the password: a stolen session alone cannot take
+     * the account. Guesses count against the account's login limit. */
+    bool sensitive = has_pw || json_object_get(body, "email") || json_object_get(body, "phone");
+    if (sensitive && !creating && !may_admin && u->password_hash) {
+        const char *cur = NULL;
+        if (!jv_string(body, "current_password", true, 1, USER_PASSWORD_MAX, &cur, NULL, &e))
+            goto bad;
+        struct app *app = http_app(req);
+        char key[64];
+        int retry = 0;
+        snprintf(key, sizeof key, "acct:%s", u->id);
+        for (char *c = key; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (!ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), &retry)) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%d", retry);
+            http_add_header(req, "Retry-After", ra);
+            http_reply_error(req, CB_ERR_RATE_LIMITED,
+                             "too many password attempts; try again in %d seconds", retry);
+            goto fail;
+        }
+        if (!users_password_verify(u->password_hash, cur)) {
+            jv_fail(&e, "current_password", "is not the current password");
+            goto bad;
         }
     }
     const json_t *sec = json_object_get(body, "secondary_contacts");
@@ -357,6 +374,7 @@ void api_users_patch(struct app *app, struct http_req *req)
     struct user u;
     if (!body)
         return;
+    users_edit_lock(app->users);
     if (load_user(app, req, http_param(req, 0), &u)) {
         bool admin = auth_is_admin(http_who(req));
         const char *which = "";
@@ -369,6 +387,7 @@ void api_users_patch(struct app *app, struct http_req *req)
         }
         user_clear(&u);
     }
+    users_edit_unlock(app->users);
     json_decref(body);
 }
 
@@ -438,7 +457,8 @@ void api_auth_login(struct app *app, struct http_req *req)
         *c = (char)tolower((unsigned char)*c);
     char addr[64];
     http_client_net(req, addr, sizeof addr);
-    if (!ratelimit_take(app->login_addr_rl, addr, 1, app->now_ms(), &retry) ||
+    if (!ratelimit_take(app->login_all_rl, "all", 1, app->now_ms(), &retry) ||
+        !ratelimit_take(app->login_addr_rl, addr, 1, app->now_ms(), &retry) ||
         !ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), &retry)) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry);
@@ -465,7 +485,7 @@ void api_auth_login(struct app *app, struct http_req *req)
     }
     char token[SESSION_TOKEN_LEN];
     int64_t expires;
-    rc = users_session_new(app->users, u.id, app->now_ms(), token, &expires);
+    rc = users_session_new(app->users, u.id, u.password_hash, app->now_ms(), token, &expires);
     if (rc == CB_OK) {
         ratelimit_reset(app->login_acct_rl, key); /* a success clears the account's count */
         char exp[32];

@@ -30,13 +30,14 @@ struct sess {
 
 struct users {
     struct store *st;
-    pthread_rwlock_t lock;  /* readers: lookups; writers: brief map changes */
-    pthread_mutex_t wmu;    /* serializes changes (held across store I/O) */
-    struct strmap byid;     /* id -> struct user* */
-    struct strmap byemail;  /* lower-case email -> struct user* */
-    struct strmap byphone;  /* E.164 -> struct user* */
-    struct strmap sessions; /* token hash -> struct sess* */
-    char *dummy_hash;       /* for logins to unknown accounts */
+    pthread_rwlock_t lock;   /* readers: lookups; writers: brief map changes */
+    pthread_mutex_t wmu;     /* serializes changes (held across store I/O) */
+    pthread_mutex_t edit_mu; /* serializes read-modify-write edits (users_edit_lock) */
+    struct strmap byid;      /* id -> struct user* */
+    struct strmap byemail;   /* lower-case email -> struct user* */
+    struct strmap byphone;   /* E.164 -> struct user* */
+    struct strmap sessions;  /* token hash -> struct sess* */
+    char *dummy_hash;        /* for logins to unknown accounts */
 };
 
 static char *sdup(const char *s)
@@ -194,6 +195,7 @@ struct users *users_open(struct store *st, int64_t now_ms)
     u->st = st;
     pthread_rwlock_init(&u->lock, NULL);
     pthread_mutex_init(&u->wmu, NULL);
+    pthread_mutex_init(&u->edit_mu, NULL);
     char rnd[SECRET_KEY_LEN];
     if (!secret_new_key("", rnd) || !(u->dummy_hash = users_password_hash(rnd)) ||
         st->ops->users_load(st, load_user, u) != CB_OK ||
@@ -232,6 +234,7 @@ void users_close(struct users *u)
     free(u->dummy_hash);
     pthread_rwlock_destroy(&u->lock);
     pthread_mutex_destroy(&u->wmu);
+    pthread_mutex_destroy(&u->edit_mu);
     free(u);
 }
 
@@ -440,8 +443,18 @@ cb_err users_find_login(struct users *u, const char *login, struct user *out)
 
 /* ---- sessions ---- */
 
-cb_err users_session_new(struct users *u, const char *user_id, int64_t now_ms,
-                         char token[SESSION_TOKEN_LEN], int64_t *expires_ms)
+void users_edit_lock(struct users *u)
+{
+    pthread_mutex_lock(&u->edit_mu);
+}
+
+void users_edit_unlock(struct users *u)
+{
+    pthread_mutex_unlock(&u->edit_mu);
+}
+
+cb_err users_session_new(struct users *u, const char *user_id, const char *verified_hash,
+                         int64_t now_ms, char token[SESSION_TOKEN_LEN], int64_t *expires_ms)
 {
     struct session se = {.created_ms = now_ms, .expires_ms = now_ms + SESSION_TTL_MS};
     if (!secret_new_key("cbs_", token))
@@ -454,8 +467,12 @@ cb_err users_session_new(struct users *u, const char *user_id, int64_t now_ms,
     memcpy(x->user_id, se.user_id, sizeof x->user_id);
     x->expires_ms = se.expires_ms;
     pthread_mutex_lock(&u->wmu);
+    const struct user *usr = strmap_get(&u->byid, user_id);
     cb_err rc =
-        strmap_get(&u->byid, user_id) ? u->st->ops->session_put(u->st, &se) : CB_ERR_NOT_FOUND;
+        !usr ? CB_ERR_NOT_FOUND
+        : !usr->password_hash || !verified_hash || strcmp(usr->password_hash, verified_hash) != 0
+            ? CB_ERR_UNAUTHORIZED
+            : u->st->ops->session_put(u->st, &se);
     if (rc == CB_OK) {
         pthread_rwlock_wrlock(&u->lock);
         if (!strmap_put(&u->sessions, se.token_hash, x, NULL))

@@ -43,9 +43,16 @@ bool users_exists(struct users *u, const char *id);
 /* The user whose email (case-insensitive) or E.164 phone is login. */
 cb_err users_find_login(struct users *u, const char *login, struct user *out);
 
-/* A new session for user_id; the token (shown once) goes to token. */
-cb_err users_session_new(struct users *u, const char *user_id, int64_t now_ms,
-                         char token[SESSION_TOKEN_LEN], int64_t *expires_ms);
+/* A new session for user_id, whose password was just verified against
+ * verified_hash: if the password changed meanwhile, CB_ERR_UNAUTHORIZED (a
+ * login racing a password change must not outlive it). The token (shown
+ * once) goes to token. */
+cb_err users_session_new(struct users *u, const char *user_id, const char *verified_hash,
+                         int64_t now_ms, char token[SESSION_TOKEN_LEN], int64_t *expires_ms);
+/* Serializes read-modify-write edits of users (PATCH): held from reading a
+ * user to writing it back, so concurrent edits never undo each other. */
+void users_edit_lock(struct users *u);
+void users_edit_unlock(struct users *u);
 /* Resolves a session token: PRINCIPAL_USER (or PRINCIPAL_ADMIN for an admin
  * user) with the user's id. False if unknown or expired. */
 bool users_session_auth(struct users *u, const char *token, int64_t now_ms, struct principal *out);

@@ -525,6 +525,27 @@ class UsersTest(UserHelpers, ServerTestCase):
                           200)
         self.assertError(self.srv.request("GET", "/v1/users", token=tb), 403)
 
+    def test_stolen_session_cannot_take_the_account(self):
+        # Changing what logs a user in (email, phone, password) needs the
+        # current password, and guesses of it are limited like logins.
+        u, token = self.mk_login_user()
+        path = "/v1/users/" + u["id"]
+        self.assertError(self.srv.request("PATCH", path, {"email": email("thief")}, token=token),
+                         422)
+        self.assertError(self.srv.request("PATCH", path, {"phone": "+14155550177"},
+                                          token=token), 422)
+        self.assertEqual(self.get_user(u["id"])["email"], u["email"])
+        st, _, b = self.srv.request("PATCH", path, {"email": email("moved"),
+                                                    "current_password": PASSWORD}, token=token)
+        self.assertEqual(st, 200, b)
+        # other fields need nothing more
+        self.assertStatus(self.srv.request("PATCH", path, {"name": "Still me"}, token=token), 200)
+        statuses = [self.srv.request("PATCH", path, {"email": email("x"),
+                                                     "current_password": "guess %d" % i},
+                                     token=token)[0] for i in range(8)]
+        self.assertIn(429, statuses, statuses)
+        self.assertEqual(statuses[0], 422)
+
     def test_admin_password_reset_ends_sessions(self):
         # An admin resets a password when an account is compromised: the
         # sessions opened with the old password must end, or the reset does
