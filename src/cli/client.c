@@ -47,8 +47,8 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
                             : strcmp(host, "::") == 0    ? "::1"
                                                          : host;
             bool v6 = strchr(h, ':') != NULL;
-            snprintf(c->base, sizeof c->base, "http://%s%s%s:%u", v6 ? "[" : "", h,
-                     v6 ? "]" : "", port);
+            snprintf(c->base, sizeof c->base, "http://%s%s%s:%u", v6 ? "[" : "", h, v6 ? "]" : "",
+                     port);
         }
     }
     size_t n = strlen(c->base);
