@@ -453,6 +453,70 @@ void users_edit_unlock(struct users *u)
     pthread_mutex_unlock(&u->edit_mu);
 }
 
+struct prune {
+    const char *user_id;
+    int64_t now;
+    struct victim {
+        char hash[SECRET_HASH_LEN];
+        int64_t expires;
+        bool mine; /* a live session of user_id (a candidate for the cap) */
+    } * v;
+    size_t n, cap;
+};
+
+static void prune_collect(void *arg, const char *key, void *val)
+{
+    struct prune *p = arg;
+    const struct sess *x = val;
+    bool expired = x->expires_ms <= p->now;
+    bool mine = !expired && strcmp(x->user_id, p->user_id) == 0;
+    if (!expired && !mine)
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        void *nv = realloc(p->v, cap * sizeof *p->v);
+        if (!nv)
+            return;
+        p->v = nv;
+        p->cap = cap;
+    }
+    struct victim *vi = &p->v[p->n++];
+    snprintf(vi->hash, sizeof vi->hash, "%s", key);
+    vi->expires = x->expires_ms;
+    vi->mine = mine;
+}
+
+static int cmp_victim(const void *a, const void *b)
+{
+    const struct victim *x = a, *y = b;
+    if (x->mine != y->mine)
+        return x->mine ? 1 : -1; /* expired ones first */
+    return (x->expires > y->expires) - (x->expires < y->expires);
+}
+
+/* Before a new session of user_id: forgets every expired session, and the
+ * user's oldest beyond SESSION_MAX_PER_USER - 1. Caller holds wmu. */
+static void prune_sessions(struct users *u, const char *user_id, int64_t now)
+{
+    struct prune p = {user_id, now, NULL, 0, 0};
+    strmap_each(&u->sessions, prune_collect, &p);
+    if (p.n > 1)
+        qsort(p.v, p.n, sizeof *p.v, cmp_victim);
+    size_t mine = 0;
+    for (size_t i = 0; i < p.n; i++)
+        mine += p.v[i].mine;
+    size_t drop = p.n - mine; /* every expired one */
+    if (mine >= SESSION_MAX_PER_USER)
+        drop += mine - (SESSION_MAX_PER_USER - 1); /* the user's oldest */
+    for (size_t i = 0; i < drop; i++)
+        u->st->ops->session_delete(u->st, p.v[i].hash);
+    pthread_rwlock_wrlock(&u->lock);
+    for (size_t i = 0; i < drop; i++)
+        free(strmap_del(&u->sessions, p.v[i].hash));
+    pthread_rwlock_unlock(&u->lock);
+    free(p.v);
+}
+
 cb_err users_session_new(struct users *u, const char *user_id, const char *verified_hash,
                          int64_t now_ms, char token[SESSION_TOKEN_LEN], int64_t *expires_ms)
 {
@@ -467,6 +531,7 @@ cb_err users_session_new(struct users *u, const char *user_id, const char *verif
     memcpy(x->user_id, se.user_id, sizeof x->user_id);
     x->expires_ms = se.expires_ms;
     pthread_mutex_lock(&u->wmu);
+    prune_sessions(u, user_id, now_ms);
     const struct user *usr = strmap_get(&u->byid, user_id);
     cb_err rc =
         !usr ? CB_ERR_NOT_FOUND

@@ -10,6 +10,7 @@
 #define USER_PASSWORD_MAX 256 /* bytes */
 #define SESSION_TOKEN_LEN 48  /* "cbs_" + 43 base64url characters + NUL */
 #define SESSION_TTL_MS (7 * 24 * 3600 * 1000LL)
+#define SESSION_MAX_PER_USER 20 /* a new login ends the user's oldest beyond this */
 
 struct users;
 

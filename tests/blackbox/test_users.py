@@ -525,6 +525,19 @@ class UsersTest(UserHelpers, ServerTestCase):
                           200)
         self.assertError(self.srv.request("GET", "/v1/users", token=tb), 403)
 
+    def test_sessions_per_user_are_capped(self):
+        # The 21st login ends the oldest session (20 at most per user); the
+        # newer ones keep working.
+        u, first = self.mk_login_user()
+        tokens = [first]
+        for _ in range(20):
+            st, _, b = login(self.srv, u["email"], PASSWORD)
+            self.assertEqual(st, 200, b)
+            tokens.append(b["token"])
+        self.assertEqual(self.srv.request("GET", "/v1/me", token=tokens[0])[0], 401)
+        for t in tokens[1:]:
+            self.assertEqual(self.srv.request("GET", "/v1/me", token=t)[0], 200)
+
     def test_stolen_session_cannot_take_the_account(self):
         # Changing what logs a user in (email, phone, password) needs the
         # current password, and guesses of it are limited like logins.
