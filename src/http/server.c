@@ -278,7 +278,8 @@ static void set_reply(struct http_req *req, unsigned status, struct MHD_Response
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                                 "Location, Retry-After, X-Request-Id, ETag, X-Next-Cursor");
     }
-    if (origin)
+    const char *allow = req->srv->app->cors_origins;
+    if (origin || (allow && *allow)) /* caches must not mix answers for different origins */
         MHD_add_response_header(resp, "Vary", "Origin");
     req->resp = resp;
     req->status = status;
