@@ -194,9 +194,10 @@ class GraphTest(GraphCase):
         root, rows = self.check_svg(body, 400, 300)
         self.assertIn("CO: highest per bar", self.texts(root))
         self.assertGreater(count_colour(rows, CO_BLUE), 200)
-        # bars over 50 ppm are red (how many pixels depends on where the spike
-        # falls against the bar grid: one bar at least)
-        self.assertGreater(count_colour(rows, ALARM_RED), 20)
+        # Bars over 50 ppm are red: the event's tallest bar (~140 ppm) reaches
+        # the upper part of the plot, where no threshold line or label is
+        # (how wide depends on where the event falls against the bar grid).
+        self.assertGreater(count_colour(rows[:135], ALARM_RED), 10)
         # The phone's title is shortened, not overflowing.
         title = self.texts(root)[0]
         self.assertTrue(title.endswith("\u2014 CO (ppm)"), title)
