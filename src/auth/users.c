@@ -283,27 +283,61 @@ cb_err users_create(struct users *u, struct user *nu, int64_t now_ms, const char
     return rc;
 }
 
-struct drop {
+/* Sessions to end: all of a user's (whole_user), or, before a new login,
+ * every expired one plus the user's live ones (candidates for the cap). */
+struct victims {
     const char *user_id;
-    char (*hashes)[SECRET_HASH_LEN];
+    int64_t now;
+    bool whole_user;
+    struct victim {
+        char hash[SECRET_HASH_LEN];
+        int64_t expires;
+        bool mine; /* a session of user_id (live ones only, unless whole_user) */
+    } * v;
     size_t n, cap;
 };
 
-static void collect_sessions(void *arg, const char *key, void *val)
+static void collect_victim(void *arg, const char *key, void *val)
 {
-    struct drop *d = arg;
+    struct victims *p = arg;
     const struct sess *x = val;
-    if (strcmp(x->user_id, d->user_id) != 0)
+    bool expired = !p->whole_user && x->expires_ms <= p->now;
+    bool mine = !expired && strcmp(x->user_id, p->user_id) == 0;
+    if (!expired && !mine)
         return;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 8;
-        void *v = realloc(d->hashes, cap * sizeof *d->hashes);
-        if (!v)
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        void *nv = realloc(p->v, cap * sizeof *p->v);
+        if (!nv)
             return;
-        d->hashes = v;
-        d->cap = cap;
+        p->v = nv;
+        p->cap = cap;
     }
-    snprintf(d->hashes[d->n++], SECRET_HASH_LEN, "%s", key);
+    struct victim *vi = &p->v[p->n++];
+    snprintf(vi->hash, sizeof vi->hash, "%s", key);
+    vi->expires = x->expires_ms;
+    vi->mine = mine;
+}
+
+static struct victims find_sessions(struct users *u, const char *user_id, int64_t now,
+                                    bool whole_user)
+{
+    struct victims p = {user_id, now, whole_user, NULL, 0, 0};
+    strmap_each(&u->sessions, collect_victim, &p);
+    return p;
+}
+
+/* Ends the first n sessions of p (in the store too unless the store already
+ * dropped them) and frees p. Caller holds wmu. */
+static void end_sessions(struct users *u, struct victims *p, size_t n, bool in_store)
+{
+    for (size_t i = 0; in_store && i < n; i++)
+        u->st->ops->session_delete(u->st, p->v[i].hash);
+    pthread_rwlock_wrlock(&u->lock);
+    for (size_t i = 0; i < n; i++)
+        free(strmap_del(&u->sessions, p->v[i].hash));
+    pthread_rwlock_unlock(&u->lock);
+    free(p->v);
 }
 
 cb_err users_update(struct users *u, const struct user *nu, const char **which)
@@ -328,18 +362,14 @@ cb_err users_update(struct users *u, const struct user *nu, const char **which)
          * old one (the reason to change it) is logged out. */
         bool pw_changed = (old->password_hash == NULL) != (x->password_hash == NULL) ||
                           (x->password_hash && strcmp(old->password_hash, x->password_hash));
-        struct drop d = {x->id, NULL, 0, 0};
-        if (pw_changed)
-            strmap_each(&u->sessions, collect_sessions, &d);
-        for (size_t i = 0; i < d.n; i++)
-            u->st->ops->session_delete(u->st, d.hashes[i]);
+        if (pw_changed) {
+            struct victims v = find_sessions(u, x->id, 0, true);
+            end_sessions(u, &v, v.n, true);
+        }
         pthread_rwlock_wrlock(&u->lock);
         unindex_user(u, old);
         index_user(u, x);
-        for (size_t i = 0; i < d.n; i++)
-            free(strmap_del(&u->sessions, d.hashes[i]));
         pthread_rwlock_unlock(&u->lock);
-        free(d.hashes);
         user_clear(old);
         free(old);
     } else {
@@ -356,14 +386,11 @@ cb_err users_delete(struct users *u, const char *id)
     struct user *old = strmap_get(&u->byid, id);
     cb_err rc = old ? u->st->ops->user_delete(u->st, id) : CB_ERR_NOT_FOUND;
     if (rc == CB_OK) {
-        struct drop d = {id, NULL, 0, 0};
-        strmap_each(&u->sessions, collect_sessions, &d);
+        struct victims v = find_sessions(u, id, 0, true);
+        end_sessions(u, &v, v.n, false); /* the store dropped them with the user */
         pthread_rwlock_wrlock(&u->lock);
         unindex_user(u, old);
-        for (size_t i = 0; i < d.n; i++)
-            free(strmap_del(&u->sessions, d.hashes[i]));
         pthread_rwlock_unlock(&u->lock);
-        free(d.hashes);
         user_clear(old);
         free(old);
     }
@@ -453,39 +480,6 @@ void users_edit_unlock(struct users *u)
     pthread_mutex_unlock(&u->edit_mu);
 }
 
-struct prune {
-    const char *user_id;
-    int64_t now;
-    struct victim {
-        char hash[SECRET_HASH_LEN];
-        int64_t expires;
-        bool mine; /* a live session of user_id (a candidate for the cap) */
-    } * v;
-    size_t n, cap;
-};
-
-static void prune_collect(void *arg, const char *key, void *val)
-{
-    struct prune *p = arg;
-    const struct sess *x = val;
-    bool expired = x->expires_ms <= p->now;
-    bool mine = !expired && strcmp(x->user_id, p->user_id) == 0;
-    if (!expired && !mine)
-        return;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 16;
-        void *nv = realloc(p->v, cap * sizeof *p->v);
-        if (!nv)
-            return;
-        p->v = nv;
-        p->cap = cap;
-    }
-    struct victim *vi = &p->v[p->n++];
-    snprintf(vi->hash, sizeof vi->hash, "%s", key);
-    vi->expires = x->expires_ms;
-    vi->mine = mine;
-}
-
 static int cmp_victim(const void *a, const void *b)
 {
     const struct victim *x = a, *y = b;
@@ -498,23 +492,16 @@ static int cmp_victim(const void *a, const void *b)
  * user's oldest beyond SESSION_MAX_PER_USER - 1. Caller holds wmu. */
 static void prune_sessions(struct users *u, const char *user_id, int64_t now)
 {
-    struct prune p = {user_id, now, NULL, 0, 0};
-    strmap_each(&u->sessions, prune_collect, &p);
+    struct victims p = find_sessions(u, user_id, now, false);
     if (p.n > 1)
         qsort(p.v, p.n, sizeof *p.v, cmp_victim);
     size_t mine = 0;
     for (size_t i = 0; i < p.n; i++)
         mine += p.v[i].mine;
-    size_t drop = p.n - mine; /* every expired one */
+    size_t drop = p.n - mine; /* every expired one (sorted first) */
     if (mine >= SESSION_MAX_PER_USER)
         drop += mine - (SESSION_MAX_PER_USER - 1); /* the user's oldest */
-    for (size_t i = 0; i < drop; i++)
-        u->st->ops->session_delete(u->st, p.v[i].hash);
-    pthread_rwlock_wrlock(&u->lock);
-    for (size_t i = 0; i < drop; i++)
-        free(strmap_del(&u->sessions, p.v[i].hash));
-    pthread_rwlock_unlock(&u->lock);
-    free(p.v);
+    end_sessions(u, &p, drop, true);
 }
 
 cb_err users_session_new(struct users *u, const char *user_id, const char *verified_hash,
