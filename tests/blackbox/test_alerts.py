@@ -15,6 +15,7 @@ import os
 import random
 import sys
 import threading
+import re
 import time
 import unittest
 
@@ -138,6 +139,42 @@ def metric(srv, kind, event):
 # ======================================================================
 
 class AlarmEngineTest(AlertsMixin, ServerTestCase):
+
+    def test_sink_gets_each_alerts_own_id(self):
+        # Two co_high alerts of one device raised and cleared in one batch
+        # (written in one transaction): the sink (here the log) must name
+        # each by its own id, in order (raised 1, cleared 1, raised 2, ...).
+        dev = uid("cyc")
+        self.srv.create_device(dev)
+        t0 = int(time.time()) - 7200
+        self.post(hist(dev, t0, [100] * 20 + [0] * 40 + [100] * 20 + [0] * 40))
+        stored = sorted(a["id"] for a in self.dev_alerts(dev, "co_high"))
+        self.assertEqual(len(stored), 2)
+        deadline = time.time() + 5
+        while True:
+            told = [(m.group(1), int(m.group(2))) for line in self.srv.stderr_lines()
+                    for m in [re.search(r"alarm (raised|cleared): device %s kind co_high "
+                                        r"severity \w+ alert (\d+)" % re.escape(dev), line)] if m]
+            if len(told) >= 4 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(told, [("raised", stored[0]), ("cleared", stored[0]),
+                                ("raised", stored[1]), ("cleared", stored[1])])
+
+    def test_deleting_a_device_in_alarm_leaves_no_alerts(self):
+        # The device's alarm entry is released before the store deletes it:
+        # no alert of a deleted device is written afterwards.
+        for k in range(5):
+            dev = uid("gone")
+            self.srv.create_device(dev)
+            t0 = int(time.time()) - 3600
+            self.post(hist(dev, t0, [k * 10 + 60 + (i % 7) * 20 for i in range(200)]))
+            st, _, _ = self.srv.request("DELETE", "/v1/devices/" + dev)
+            self.assertEqual(st, 204)
+        time.sleep(1.2)  # a clock tick and a writer pass
+        st, _, b = self.srv.request("GET", "/v1/alerts", query={"limit": 1000})
+        self.assertEqual(st, 200, b)
+        self.assertEqual([a for a in b["alerts"] if a["device_id"] == "(deleted)"], [])
 
     def test_co_high_lifecycle(self):
         dev = self.new_device()
