@@ -781,9 +781,10 @@ void http_stop(struct http_server *s, int grace_ms)
 {
     if (!s)
         return;
+    /* The listen socket is closed only after MHD_stop_daemon: its threads
+     * may still use it (closing it here made an epoll thread abort with
+     * "Failed to remove listen FD from epoll set", seen once in CI). */
     MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     /* Existing keep-alive connections still send requests: from here on
      * they get 503 at once instead of being dispatched. */
     atomic_store(&s->stopping, true);
@@ -798,5 +799,7 @@ void http_stop(struct http_server *s, int grace_ms)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     free(s);
 }
