@@ -56,9 +56,8 @@ const char *http_method(struct http_req *req);
 const char *http_param(struct http_req *req, int i);
 /* Query argument or NULL. */
 const char *http_query(struct http_req *req, const char *name);
-/* The client's IP address as text ("192.0.2.7", "2001:db8::1"). */
-void http_client_addr(struct http_req *req, char *out, size_t len);
-/* The same for rate limits: IPv4 address, or IPv6 /64 ("2001:db8::"). */
+/* The client's address for per-address limits: the IPv4 address, or the
+ * IPv6 /64 ("2001:db8::"). */
 void http_client_net(struct http_req *req, char *out, size_t len);
 /* Request header (case-insensitive) or NULL. */
 const char *http_header(struct http_req *req, const char *name);
@@ -82,6 +81,8 @@ void http_reply_error(struct http_req *req, cb_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void http_reply_error_with(struct http_req *req, cb_err e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* 429 with Retry-After (at least 1 s): "too many <what>; retry in N second(s)". */
+void http_reply_limited(struct http_req *req, int retry_after_s, const char *what);
 /* Adds a header to the reply (copied). Up to 8 per request; a Cache-Control
  * given here replaces the default no-store. */
 void http_add_header(struct http_req *req, const char *name, const char *value);

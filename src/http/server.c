@@ -171,7 +171,7 @@ const char *http_query(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
-static void client_addr(struct http_req *req, char *out, size_t len, bool net)
+void http_client_net(struct http_req *req, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -180,21 +180,10 @@ static void client_addr(struct http_req *req, char *out, size_t len, bool net)
     if (sa && sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
     } else if (sa && sa->sa_family == AF_INET6) {
-        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (net) /* one IPv6 client holds a whole /64 */
-            memset(a.s6_addr + 8, 0, 8);
-        inet_ntop(AF_INET6, &a, out, (socklen_t)len);
+        struct in6_addr a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memset(a6.s6_addr + 8, 0, 8); /* one IPv6 client holds a whole /64 */
+        inet_ntop(AF_INET6, &a6, out, (socklen_t)len);
     }
-}
-
-void http_client_addr(struct http_req *req, char *out, size_t len)
-{
-    client_addr(req, out, len, false);
-}
-
-void http_client_net(struct http_req *req, char *out, size_t len)
-{
-    client_addr(req, out, len, true);
 }
 
 const char *http_header(struct http_req *req, const char *name)
@@ -434,32 +423,36 @@ static void authorize(struct http_server *s, struct http_req *req, bool charge)
     }
 }
 
-static void reply_limited(struct http_req *req, const char *who)
+void http_reply_limited(struct http_req *req, int retry_after_s, const char *what)
 {
     char ra[16];
-    snprintf(ra, sizeof ra, "%d", req->retry_after > 0 ? req->retry_after : 1);
+    snprintf(ra, sizeof ra, "%d", retry_after_s > 0 ? retry_after_s : 1);
     http_add_header(req, "Retry-After", ra);
-    http_reply_error(req, CB_ERR_RATE_LIMITED, "too many requests from %s; retry in %s second(s)",
-                     who, ra);
+    http_reply_error(req, CB_ERR_RATE_LIMITED, "too many %s; retry in %s second(s)", what, ra);
+}
+
+/* The methods path answers to, as an Allow header value ("" if none). */
+static void allowed_methods(struct http_server *s, const char *path, char allow[64])
+{
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE"};
+    size_t off = 0;
+    allow[0] = '\0';
+    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
+        bool known = false;
+        int np;
+        char params[HTTP_MAX_PARAMS][256];
+        if (http_route_match(s->routes, s->nroutes, methods[m], path, params, &np, &known) >= 0)
+            off += (size_t)snprintf(allow + off, 64 - off, "%s%s", off ? ", " : "", methods[m]);
+    }
 }
 
 /* Answers OPTIONS: a CORS preflight from an allowed origin, or the list of
  * methods of a path. */
 static void preflight(struct http_server *s, struct http_req *req)
 {
-    static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE"};
-    char allow[64] = "";
-    size_t off = 0;
-    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
-        bool known = false;
-        int np;
-        char params[HTTP_MAX_PARAMS][256];
-        if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params, &np, &known) >=
-            0)
-            off += (size_t)snprintf(allow + off, sizeof allow - off, "%s%s", off ? ", " : "",
-                                    methods[m]);
-    }
-    if (!off) {
+    char allow[64];
+    allowed_methods(s, req->path, allow);
+    if (!allow[0]) {
         http_reply_error(req, CB_ERR_NOT_FOUND, "no route for %s", req->path);
         return;
     }
@@ -487,18 +480,8 @@ static void dispatch(struct http_server *s, struct http_req *req)
         http_route_match(s->routes, s->nroutes, req->method, req->path, req->params, &req->nparams,
                          &known);
         if (known) {
-            static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE"};
-            char allow[64] = "";
-            size_t off = 0;
-            for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
-                bool k2 = false;
-                int nparams;
-                char params[HTTP_MAX_PARAMS][256];
-                if (http_route_match(s->routes, s->nroutes, methods[m], req->path, params, &nparams,
-                                     &k2) >= 0)
-                    off += (size_t)snprintf(allow + off, sizeof allow - off, "%s%s",
-                                            off ? ", " : "", methods[m]);
-            }
+            char allow[64];
+            allowed_methods(s, req->path, allow);
             http_add_header(req, "Allow", allow);
             http_reply_error(req, CB_ERR_METHOD, "%s is not allowed on %s (allowed: %s)",
                              req->method, req->path, allow);
@@ -518,10 +501,12 @@ static void dispatch(struct http_server *s, struct http_req *req)
         return;
     }
     const struct route *rt = &s->routes[req->route];
-    /* Checked again now that the body is here: between the headers and the
-     * end of a slow body, a session may have ended, a user been deleted or
-     * demoted, a device given to someone else. (Charged once.) */
-    authorize(s, req, !req->auth_done);
+    /* Checked again if a body arrived since the headers were judged: during
+     * a slow body a session may have ended, a user been deleted or demoted,
+     * a device given to someone else. (A request without a body is judged
+     * once; a request is charged once.) */
+    if (!req->auth_done || req->received)
+        authorize(s, req, !req->auth_done);
     cb_err e = req->auth_err;
     if (e == CB_ERR_UNAUTHORIZED) {
         http_reply_error(req, e,
@@ -530,7 +515,7 @@ static void dispatch(struct http_server *s, struct http_req *req)
         return;
     }
     if (e == CB_ERR_RATE_LIMITED) {
-        reply_limited(req, "this key");
+        http_reply_limited(req, req->retry_after, "requests from this key");
         return;
     }
     if (e == CB_ERR_NOT_FOUND) {
@@ -581,7 +566,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         char addr[64];
         http_client_net(req, addr, sizeof addr);
         if (!ratelimit_take(s->app->addr_rl, addr, 1, s->app->now_ms(), &req->retry_after)) {
-            reply_limited(req, "this address");
+            http_reply_limited(req, req->retry_after, "requests from this address");
             return queue_reply(req);
         }
         if (strcmp(method, "OPTIONS") == 0) {
