@@ -75,6 +75,44 @@ static bool phone_field(const char *in, const char *country, const char *field, 
     return true;
 }
 
+/* One phone number of a JSON contact list: a string, normalised to E.164
+ * into out; false with *e naming field. */
+static bool contact_field(const json_t *v, const char *country, const char *field, char *out,
+                          struct jv_err *e)
+{
+    if (!json_is_string(v)) {
+        jv_fail(e, field, "must be a phone number string");
+        return false;
+    }
+    return phone_field(json_string_value(v), country, field, out, e);
+}
+
+/* The key of an account's password budget (logins and current_password
+ * checks share it): the user's id when known, else the login as sent; in
+ * lower case, as emails match in any case. */
+static void account_key(const char *who, char key[300])
+{
+    snprintf(key, 300, "acct:%s", who);
+    for (char *c = key; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+}
+
+/* Takes one attempt from the account's budget; false with *retry when none is left. */
+static bool account_attempt(struct app *app, const char *who, int *retry)
+{
+    char key[300];
+    account_key(who, key);
+    return ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), retry);
+}
+
+/* After a success: the account's budget is full again. */
+static void account_reset(struct app *app, const char *who)
+{
+    char key[300];
+    account_key(who, key);
+    ratelimit_reset(app->login_acct_rl, key);
+}
+
 /* A plausible email address: one @, something on both sides, a dot in the
  * domain, no spaces or controls, at most 254 bytes (RFC 5321). Deliverability
  * is not checked. */
@@ -174,18 +212,9 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
         const char *cur = NULL;
         if (!jv_string(body, "current_password", true, 1, USER_PASSWORD_MAX, &cur, NULL, &e))
             goto bad;
-        struct app *app = http_app(req);
-        char key[64];
         int retry = 0;
-        snprintf(key, sizeof key, "acct:%s", u->id);
-        for (char *c = key; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        if (!ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), &retry)) {
-            char ra[16];
-            snprintf(ra, sizeof ra, "%d", retry);
-            http_add_header(req, "Retry-After", ra);
-            http_reply_error(req, CB_ERR_RATE_LIMITED,
-                             "too many password attempts; try again in %d seconds", retry);
+        if (!account_attempt(http_app(req), u->id, &retry)) {
+            http_reply_limited(req, retry, "password attempts");
             goto fail;
         }
         if (!users_password_verify(u->password_hash, cur)) {
@@ -207,12 +236,7 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
         {
             char f[48];
             snprintf(f, sizeof f, "secondary_contacts[%zu]", i);
-            if (!json_is_string(v)) {
-                jv_fail(&e, f, "must be a phone number string");
-                json_decref(out);
-                goto bad;
-            }
-            if (!phone_field(json_string_value(v), country, f, e164, &e)) {
+            if (!contact_field(v, country, f, e164, &e)) {
                 json_decref(out);
                 goto bad;
             }
@@ -242,12 +266,7 @@ static bool apply_user(struct http_req *req, const json_t *body, struct user *u,
                 json_decref(out);
                 goto bad;
             }
-            if (!json_is_string(v)) {
-                jv_fail(&e, f, "must be a phone number string");
-                json_decref(out);
-                goto bad;
-            }
-            if (!phone_field(json_string_value(v), country, f, e164, &e)) {
+            if (!contact_field(v, country, f, e164, &e)) {
                 json_decref(out);
                 goto bad;
             }
@@ -444,28 +463,22 @@ void api_auth_login(struct app *app, struct http_req *req)
         goto out;
     }
     /* A phone in any format (national with country) logs in as its E.164 form. */
-    char key[300], e164[PHONE_MAX + 1];
+    char e164[PHONE_MAX + 1];
     if (!strchr(login, '@') && phone_normalize(login, country, e164) == PHONE_OK)
         login = e164;
     /* The account is found first (a memory lookup): its count is kept per
      * user, whichever of email or phone, in whatever case, names it. */
     struct user u;
     cb_err rc = users_find_login(app->users, login, &u);
+    const char *who = rc == CB_OK ? u.id : login;
     int retry = 0;
-    snprintf(key, sizeof key, "acct:%s", rc == CB_OK ? u.id : login);
-    for (char *c = key; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
     char addr[64];
     http_client_net(req, addr, sizeof addr);
     if (!ratelimit_take(app->login_all_rl, "all", 1, app->now_ms(), &retry) ||
         !ratelimit_take(app->login_addr_rl, addr, 1, app->now_ms(), &retry) ||
-        !ratelimit_take(app->login_acct_rl, key, 1, app->now_ms(), &retry)) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry);
-        http_add_header(req, "Retry-After", ra);
+        !account_attempt(app, who, &retry)) {
         log_msg(LOG_WARN, "login attempts limited for an account or address (%s)", addr);
-        http_reply_error(req, CB_ERR_RATE_LIMITED,
-                         "too many login attempts; try again in %d seconds", retry);
+        http_reply_limited(req, retry, "login attempts");
         if (rc == CB_OK)
             user_clear(&u);
         goto out;
@@ -487,7 +500,7 @@ void api_auth_login(struct app *app, struct http_req *req)
     int64_t expires;
     rc = users_session_new(app->users, u.id, u.password_hash, app->now_ms(), token, &expires);
     if (rc == CB_OK) {
-        ratelimit_reset(app->login_acct_rl, key); /* a success clears the account's count */
+        account_reset(app, u.id); /* a success clears the account's count */
         char exp[32];
         rfc3339_format(expires, exp);
         http_reply_json(req, 200,
