@@ -769,39 +769,35 @@ bool alarm_service_device_id(struct alarm_service *s, uint32_t seq, char id[65])
     return e != NULL;
 }
 
-double alarm_service_last_ppm(struct alarm_service *s, uint32_t seq)
-{
-    pthread_mutex_lock(&s->mu);
-    struct dev_entry *e = entry(s, seq);
-    double v = e && e->st.last_ts_ms ? e->st.last_ppm : NAN;
-    pthread_mutex_unlock(&s->mu);
-    return v;
-}
-
 /* ---- people ---- */
 
-/* The open alert with this id, if any. Caller holds mu. */
-static struct alert *find_open(struct alarm_service *s, const struct alert *stored,
-                               struct dev_entry **e)
+/* A person acts on alert id: writes what is queued (so the id is found),
+ * reads the stored record into *stored, and takes mu (held on CB_OK). *e is
+ * its device's entry (NULL if gone) and *a its open record, NULL unless the
+ * alert is active. */
+static cb_err lock_alert(struct alarm_service *s, int64_t id, struct alert *stored,
+                         struct dev_entry **e, struct alert **a)
 {
+    alarm_service_sync(s);
+    cb_err rc = s->store->ops->alert_get(s->store, id, stored);
+    if (rc != CB_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
     *e = entry(s, stored->dev);
-    if (!*e || stored->kind >= ALARM_NKINDS)
-        return NULL;
-    struct alert *a = (*e)->open[stored->kind];
-    return a && a->id == stored->id ? a : NULL;
+    *a = *e && stored->kind < ALARM_NKINDS ? (*e)->open[stored->kind] : NULL;
+    if (*a && (*a)->id != stored->id)
+        *a = NULL;
+    return CB_OK;
 }
 
 cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, int64_t now_ms,
                          struct alert *out)
 {
-    alarm_service_sync(s);
-    struct alert stored;
-    cb_err rc = s->store->ops->alert_get(s->store, id, &stored);
+    struct alert stored, *a;
+    struct dev_entry *e;
+    cb_err rc = lock_alert(s, id, &stored, &e, &a);
     if (rc != CB_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
-    struct dev_entry *e;
-    struct alert *a = find_open(s, &stored, &e);
     if (!a && e) {
         /* Cleared since: if its clearing is not written yet (the writer's
          * queue, or a failed write), acknowledge that record itself. */
@@ -865,14 +861,11 @@ cb_err alarm_service_ack(struct alarm_service *s, int64_t id, const char *who, i
 cb_err alarm_service_mute(struct alarm_service *s, int64_t id, int64_t ms, int64_t now_ms,
                           struct alert *out, double *ppm)
 {
-    alarm_service_sync(s);
-    struct alert stored;
-    cb_err rc = s->store->ops->alert_get(s->store, id, &stored);
+    struct alert stored, *a;
+    struct dev_entry *e;
+    cb_err rc = lock_alert(s, id, &stored, &e, &a);
     if (rc != CB_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
-    struct dev_entry *e;
-    struct alert *a = find_open(s, &stored, &e);
     *ppm = e && e->st.last_ts_ms ? e->st.last_ppm : NAN;
     if (!a) {
         *out = stored;

@@ -69,8 +69,6 @@ void alarm_service_sync(struct alarm_service *s);
 
 /* The device id of a store sequence number (false if unknown). */
 bool alarm_service_device_id(struct alarm_service *s, uint32_t seq, char id[65]);
-/* The last reading's CO of a device (NaN if none): for messages. */
-double alarm_service_last_ppm(struct alarm_service *s, uint32_t seq);
 
 /* Acknowledges alert id by who. Idempotent. A manual alarm is cleared by
  * its acknowledgement. *out is the alert afterwards. */
