@@ -10,11 +10,13 @@
 #include <stdint.h>
 
 struct ratelimit;
+struct notify_service;
 
 struct app {
     struct store *store;
     struct registry *reg;
     struct alarm_service *alarms;
+    struct notify_service *notify;
     struct users *users;
     struct ratelimit *login_addr_rl; /* login attempts per client address */
     struct ratelimit *login_acct_rl; /* login attempts per account */

@@ -70,15 +70,20 @@ const char *alert_state_name(const struct alert *a)
                      : (a->acked ? "cleared_ack" : "cleared_unack");
 }
 
-static void log_sink(void *arg, const struct alert *a, const struct alarm_event *ev,
-                     const char *device_id)
+void alarm_event_log(const struct alert *a, const struct alarm_event *ev, const char *device_id)
 {
-    (void)arg;
     log_msg(ev->type == ALARM_EV_RAISED ? LOG_WARN : LOG_INFO,
             "alarm %s: device %s kind %s severity %s alert %lld ppm %.1f peak %.1f",
             alarm_event_name(ev->type), device_id, alarm_kind_name((enum alarm_kind)a->kind),
             alarm_severity_name((enum alarm_severity)a->severity), (long long)a->id, ev->ppm,
             a->peak_ppm);
+}
+
+static void log_sink(void *arg, const struct alert *a, const struct alarm_event *ev,
+                     const char *device_id)
+{
+    (void)arg;
+    alarm_event_log(a, ev, device_id);
 }
 
 static struct dev_entry *entry(struct alarm_service *s, uint32_t seq)

@@ -85,6 +85,10 @@ cb_err alarm_service_manual(struct alarm_service *s, uint32_t seq, enum alarm_se
                             const char *message, const char *who, int64_t now_ms,
                             struct alert *out);
 
+/* The log line of an event (what the default sink does; other sinks call it
+ * too, so the log reads the same). */
+void alarm_event_log(const struct alert *a, const struct alarm_event *ev, const char *device_id);
+
 /* "active_unack", "active_ack", "cleared_unack" or "cleared_ack". */
 const char *alert_state_name(const struct alert *a);
 

@@ -3,6 +3,8 @@
  * this file only translates HTTP. */
 #include "api/api.h"
 
+#include "notify/service.h"
+
 #include "auth/auth.h"
 #include "core/jsonv.h"
 #include "core/timeutil.h"
@@ -25,6 +27,20 @@ static json_t *opt_time(int64_t ms)
     return json_string(ts);
 }
 
+#define ALERT_MAX_LOG 500 /* messages shown per alert (reminders included) */
+
+static json_t *notifications_json(struct app *app, int64_t id)
+{
+    json_t *arr = json_array();
+    struct notification *v = NULL;
+    size_t n = 0;
+    if (arr && app->store->ops->notif_list(app->store, id, ALERT_MAX_LOG, &v, &n) == CB_OK)
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, notify_json(&v[i]));
+    free(v);
+    return arr;
+}
+
 static json_t *alert_json(struct app *app, const struct alert *a)
 {
     char dev[65] = "";
@@ -44,8 +60,8 @@ static json_t *alert_json(struct app *app, const struct alert *a)
         "recorded_at", opt_time(a->recorded_ms), "trigger_ppm", a->trigger_ppm, "peak_ppm",
         a->peak_ppm, "duration_s", (json_int_t)dur, "message",
         a->message[0] ? json_string(a->message) : json_null(),
-        /* Filled by the notification work: who was told, how, and when. */
-        "notifications", json_array());
+        /* Who was told, how, and when (the outbox, oldest first). */
+        "notifications", notifications_json(app, a->id));
     return o;
 }
 

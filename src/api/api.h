@@ -66,6 +66,14 @@ void api_alerts_ack(struct app *app, struct http_req *req);
 void api_alerts_mute(struct app *app, struct http_req *req);
 void api_alerts_create(struct app *app, struct http_req *req);
 
+/* notify.c: notifications and Twilio's webhooks (SPEC 5, 8) */
+void api_notify_test(struct app *app, struct http_req *req);
+void api_seed_send_sms(struct app *app, struct http_req *req);
+void api_seed_make_call(struct app *app, struct http_req *req);
+void api_twilio_status(struct app *app, struct http_req *req);
+void api_twilio_inbound(struct app *app, struct http_req *req);
+void api_twilio_voice(struct app *app, struct http_req *req);
+
 /* seed.c: the original service's routes */
 void api_seed_tables(struct app *app, struct http_req *req);
 void api_seed_item_get(struct app *app, struct http_req *req);

@@ -8,6 +8,7 @@
 #include "core/jsonv.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "notify/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +34,17 @@ static json_t *device_json(struct app *app, const struct device *d)
         rfc3339_format(live.last_seen_ms, ts);
         seen = json_string(ts);
     }
-    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s}", "id", d->id, "name",
+    struct notify_policy defaults, pol;
+    notify_policy_default(&defaults);
+    notify_policy_from(d->notify, &defaults, &pol);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s,s:o}", "id", d->id, "name",
                      api_opt_str(d->name), "location", api_opt_str(d->location), "owner",
                      api_opt_str(d->owner), "thresholds", thr, "calibration",
                      api_json_text(d->calibration, json_object()), "offline_after_s",
                      (json_int_t)d->offline_after_s, "created_at", created, "last_seen", seen,
                      "status", online ? "online" : "offline", "last_reading",
                      live.has_last ? api_reading_json(d->id, &live.last) : json_null(), "standard",
-                     alarm_standard_get(cfg.standard)->name);
+                     alarm_standard_get(cfg.standard)->name, "notify", notify_policy_json(&pol));
 }
 
 static const char *const calibration_keys[] = {
@@ -100,7 +104,7 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
         owner = NULL;
     const json_t *thr = json_object_get(body, "thresholds");
     const json_t *std = json_object_get(body, "standard");
-    char *thr_text = NULL, *cal_text = NULL;
+    char *thr_text = NULL, *cal_text = NULL, *notify_text = NULL;
     if ((thr && !json_is_null(thr)) || std) {
         json_t *patch = thr && json_is_object(thr)  ? json_copy((json_t *)thr)
                         : thr && !json_is_null(thr) ? json_incref((json_t *)thr)
@@ -137,6 +141,13 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
         }
         cal_text = json_dumps(cal, JSON_COMPACT | JSON_SORT_KEYS);
     }
+    const json_t *nt = json_object_get(body, "notify");
+    if (nt && !json_is_null(nt) && !notify_policy_merge(d->notify, nt, &notify_text, &e)) {
+        if (strcmp(e.field, "notify") != 0)
+            prefix_field(&e, "notify");
+        free(cal_text);
+        goto bad_free;
+    }
 #define SET_STR(field, has, val)                                                                   \
     if (has) {                                                                                     \
         free(d->field);                                                                            \
@@ -159,6 +170,10 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
         free(d->calibration);
         d->calibration = cal_text;
     }
+    if (notify_text) {
+        free(d->notify);
+        d->notify = notify_text;
+    }
     return true;
 bad_free:
     free(thr_text);
@@ -170,8 +185,8 @@ bad:
 }
 
 static const char *const device_keys[] = {
-    "id",       "name",        "location",        "owner", "thresholds",
-    "standard", "calibration", "offline_after_s", NULL};
+    "id",       "name",        "location",        "owner",  "thresholds",
+    "standard", "calibration", "offline_after_s", "notify", NULL};
 
 void api_devices_create(struct app *app, struct http_req *req)
 {
@@ -265,13 +280,13 @@ void api_devices_patch(struct app *app, struct http_req *req)
         return;
     struct jv_err e;
     static const char *const patch_keys[] = {
-        "name",     "location",    "owner",           "thresholds",
-        "standard", "calibration", "offline_after_s", NULL};
+        "name",        "location",        "owner",  "thresholds", "standard",
+        "calibration", "offline_after_s", "notify", NULL};
     if (!json_is_object(body) || !jv_only_keys(body, patch_keys, &e)) {
         http_reply_error(req, CB_ERR_VALIDATION, "%s",
                          json_is_object(body) ? "only name, location, owner, thresholds, "
-                                                "standard, calibration and offline_after_s can "
-                                                "be changed"
+                                                "standard, calibration, offline_after_s and "
+                                                "notify can be changed"
                                               : "the body must be a JSON object");
         goto out;
     }

@@ -44,6 +44,12 @@ const struct route api_routes[] = {
     {"GET", "/v1/alerts/{id}", api_alerts_get, ACCESS_OWNER, ALERT},
     {"POST", "/v1/alerts/{id}/ack", api_alerts_ack, ACCESS_OWNER, ALERT},
     {"POST", "/v1/alerts/{id}/mute", api_alerts_mute, ACCESS_OWNER, ALERT},
+    /* Notifications (SPEC 5): a test message; Twilio's webhooks are public
+     * and each checks X-Twilio-Signature itself. */
+    {"POST", "/v1/notify/test", api_notify_test, ACCESS_USER, NONE},
+    {"POST", "/twilio/status", api_twilio_status, ACCESS_PUBLIC, NONE},
+    {"POST", "/twilio/inbound", api_twilio_inbound, ACCESS_PUBLIC, NONE},
+    {"POST", "/twilio/voice/{alert}", api_twilio_voice, ACCESS_PUBLIC, NONE},
     /* The seed's routes (SPEC 8) */
     {"GET", "/Dynamo/tables", api_seed_tables, ACCESS_USER, NONE},
     {"GET", "/Dynamo/items/latest", api_seed_items_latest, ACCESS_DEVICE, OBJ_DEVICE, "item_id"},
@@ -53,6 +59,8 @@ const struct route api_routes[] = {
     {"POST", "/user/new", api_seed_user_new, ACCESS_ADMIN, NONE},
     {"GET", "/user/contacts", api_seed_user_contacts, ACCESS_OWNER, OBJ_USER, "user_id"},
     {"GET", "/graph/generate", api_seed_graph, ACCESS_DEVICE, OBJ_DEVICE, "device"},
+    {"POST", "/notify/send_sms", api_seed_send_sms, ACCESS_OWNER, OBJ_USER, "user_id"},
+    {"POST", "/notify/make_call", api_seed_make_call, ACCESS_OWNER, OBJ_USER, "user_id"},
     /* Operations (SPEC 9) */
     {"GET", "/healthz", api_healthz, ACCESS_PUBLIC, NONE},
     {"GET", "/readyz", api_readyz, ACCESS_PUBLIC, NONE},

@@ -40,9 +40,10 @@ bool device_copy(struct device *dst, const struct device *src)
     dst->owner = sdup(src->owner);
     dst->thresholds = sdup(src->thresholds);
     dst->calibration = sdup(src->calibration);
-    if ((src->name && !dst->name) || (src->location && !dst->location) ||
-        (src->owner && !dst->owner) || (src->thresholds && !dst->thresholds) ||
-        (src->calibration && !dst->calibration)) {
+    dst->notify = sdup(src->notify);
+    if ((src->notify && !dst->notify) || (src->name && !dst->name) ||
+        (src->location && !dst->location) || (src->owner && !dst->owner) ||
+        (src->thresholds && !dst->thresholds) || (src->calibration && !dst->calibration)) {
         device_clear(dst);
         return false;
     }

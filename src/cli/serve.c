@@ -8,6 +8,7 @@
 #include "core/ratelimit.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "notify/service.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -56,6 +57,28 @@ static struct alarm_service *open_alarms(struct app *app)
         device_clear(&list[i]);
     free(list);
     return s;
+}
+
+static struct notify_service *open_notify(struct app *app, const struct config *cfg)
+{
+    struct notify_config nc = {
+        .api_base = config_get(cfg, CFG_TWILIO_API_BASE),
+        .account_sid = config_get(cfg, CFG_TWILIO_ACCOUNT_SID),
+        .auth_token = config_get(cfg, CFG_TWILIO_AUTH_TOKEN),
+        .from = config_get(cfg, CFG_TWILIO_FROM),
+        .public_url = config_get(cfg, CFG_PUBLIC_URL),
+    };
+    const char *pub = nc.public_url ? nc.public_url : "";
+    size_t n = strlen(pub);
+    if (n && ((strncmp(pub, "https://", 8) != 0 && strncmp(pub, "http://", 7) != 0) ||
+              pub[n - 1] == '/' || n > 400)) {
+        log_msg(LOG_ERROR, "CARBON_PUBLIC_URL must be http(s)://host[:port][/prefix] without "
+                           "a trailing slash");
+        return NULL;
+    }
+    notify_policy_default(&nc.defaults);
+    return notify_open(app->store, app->reg, app->users, app->alarms, app->metrics, &nc,
+                       app->now_ms);
 }
 
 int cli_serve(int argc, char **argv)
@@ -177,7 +200,8 @@ int cli_serve(int argc, char **argv)
         goto out;
     app.reg = registry_open(app.store);
     if (!app.reg || !(app.alarms = open_alarms(&app)) ||
-        !(app.users = users_open(app.store, app.now_ms())))
+        !(app.users = users_open(app.store, app.now_ms())) ||
+        !(app.notify = open_notify(&app, &cfg)))
         goto out;
     /* Login attempts: 10 per address per minute, and 5 per account then 1
      * every 3 minutes (a success clears the account's count). */
@@ -207,6 +231,7 @@ int cli_serve(int argc, char **argv)
 out:
     http_stop(http, 0);
     alarm_service_close(app.alarms); /* after HTTP: no reading is evaluated any more */
+    notify_close(app.notify);        /* after the alarms: they hand it events until closed */
     users_close(app.users);
     ratelimit_free(app.login_addr_rl);
     ratelimit_free(app.login_acct_rl);

@@ -23,6 +23,19 @@ const struct config_setting config_settings[CFG__COUNT] = {
                       "requests per second per key or user (bursts of 10x); 0: no limit"},
     [CFG_RATE_ADDR] = {NULL, "CARBON_RATE_LIMIT_ADDR", "200", false,
                        "requests per second per client address (bursts of 10x); 0: no limit"},
+    [CFG_TWILIO_API_BASE] = {NULL, "CARBON_TWILIO_API_BASE", "https://api.twilio.com", false,
+                             "Twilio REST API base URL"},
+    [CFG_TWILIO_ACCOUNT_SID] = {NULL, "CARBON_TWILIO_ACCOUNT_SID", "", false,
+                                "Twilio account SID (AC...); empty: nobody is paged"},
+    [CFG_TWILIO_AUTH_TOKEN] = {NULL, "CARBON_TWILIO_AUTH_TOKEN", "", true,
+                               "Twilio auth token (or CARBON_TWILIO_AUTH_TOKEN_FILE); also "
+                               "checks webhook signatures"},
+    [CFG_TWILIO_FROM] = {NULL, "CARBON_TWILIO_FROM", "", false,
+                         "the Twilio number messages and calls come from (E.164)"},
+    [CFG_PUBLIC_URL] = {NULL, "CARBON_PUBLIC_URL", "", false,
+                        "this server's public base URL as Twilio reaches it "
+                        "(https://carbon.example.com): status callbacks, press-1 "
+                        "acknowledgement, webhook signatures"},
 };
 
 static bool set(struct config *c, enum config_key k, const char *v, const char *src)

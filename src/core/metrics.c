@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const unsigned status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
                                         406, 409, 413, 415, 422, 429, 500, 503};
@@ -12,6 +13,17 @@ static const unsigned status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 
 static const double bucket_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NBUCKET (sizeof bucket_s / sizeof *bucket_s)
+static const char *const outcome_names[] = {"cancelled", "accepted", "retry", "permanent",
+                                            "config"};
+#define NOUTCOME (sizeof outcome_names / sizeof *outcome_names)
+/* Twilio's message and call statuses that callbacks report. */
+static const char *const delivery_names[] = {
+    "queued",    "sent",    "delivered", "undelivered", "failed",   "ringing", "in-progress",
+    "completed", "busy",    "no-answer", "canceled",    "accepted", "read",    "receiving",
+    "received",  "sending", "initiated", "answered",    "scheduled"};
+#define NDELIVERY (sizeof delivery_names / sizeof *delivery_names)
+
+static size_t bucket_of(double s);
 
 struct route_stats {
     _Atomic uint64_t status[NSTATUS + 1]; /* last: any other status */
@@ -27,6 +39,9 @@ struct metrics {
     _Atomic uint64_t readings_stored, readings_duplicate;
     _Atomic uint64_t alarm_events[ALARM_NKINDS][METRICS_ALARM_EVENTS];
     _Atomic uint64_t alarm_readings, alarm_late, alarm_store_errors;
+    _Atomic uint64_t notify_outcome[2][NOUTCOME];
+    _Atomic uint64_t notify_delivery[2][NDELIVERY + 1];
+    _Atomic uint64_t notify_bucket[NBUCKET + 1], notify_sum_ms, notify_stale;
 };
 
 struct metrics *metrics_new(size_t nroutes)
@@ -75,14 +90,8 @@ void metrics_request(struct metrics *m, size_t route, unsigned status, int64_t d
         if (status_codes[i] == status)
             si = i;
     atomic_fetch_add_explicit(&r->status[si], 1, memory_order_relaxed);
-    double s = (double)duration_ns / 1e9;
-    size_t b = NBUCKET;
-    for (size_t i = 0; i < NBUCKET; i++)
-        if (s <= bucket_s[i]) {
-            b = i;
-            break;
-        }
-    atomic_fetch_add_explicit(&r->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->bucket[bucket_of((double)duration_ns / 1e9)], 1,
+                              memory_order_relaxed);
     atomic_fetch_add_explicit(&r->sum_ns, (uint64_t)(duration_ns > 0 ? duration_ns : 0),
                               memory_order_relaxed);
 }
@@ -110,9 +119,92 @@ void metrics_alarm_store_error(struct metrics *m)
     atomic_fetch_add_explicit(&m->alarm_store_errors, 1, memory_order_relaxed);
 }
 
+static size_t bucket_of(double s)
+{
+    for (size_t i = 0; i < NBUCKET; i++)
+        if (s <= bucket_s[i])
+            return i;
+    return NBUCKET;
+}
+
+void metrics_notify_attempt(struct metrics *m, int channel, int outcome)
+{
+    if (channel >= 0 && channel < 2 && outcome >= -1 && outcome + 1 < (int)NOUTCOME)
+        atomic_fetch_add_explicit(&m->notify_outcome[channel][outcome + 1], 1,
+                                  memory_order_relaxed);
+}
+
+void metrics_notify_delivery(struct metrics *m, int channel, const char *status)
+{
+    size_t i = 0;
+    while (i < NDELIVERY && strcmp(delivery_names[i], status) != 0)
+        i++;
+    if (channel >= 0 && channel < 2)
+        atomic_fetch_add_explicit(&m->notify_delivery[channel][i], 1, memory_order_relaxed);
+}
+
+void metrics_notify_latency(struct metrics *m, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    atomic_fetch_add_explicit(&m->notify_bucket[bucket_of((double)ms / 1000)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->notify_sum_ms, (uint64_t)ms, memory_order_relaxed);
+}
+
+void metrics_notify_stale(struct metrics *m)
+{
+    atomic_fetch_add_explicit(&m->notify_stale, 1, memory_order_relaxed);
+}
+
 static uint64_t ld(_Atomic uint64_t *v)
 {
     return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static bool render_notify(struct metrics *m, struct buf *o)
+{
+    static const char *const ch[2] = {"sms", "call"};
+    bool ok = buf_puts(o, "# HELP carbon_notify_attempts_total Provider requests by channel and "
+                          "outcome (cancelled: the alarm was acknowledged or cleared first).\n"
+                          "# TYPE carbon_notify_attempts_total counter\n");
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i < NOUTCOME; i++)
+            ok &= buf_printf(
+                o, "carbon_notify_attempts_total{channel=\"%s\",outcome=\"%s\"} %llu\n", ch[c],
+                outcome_names[i], (unsigned long long)ld(&m->notify_outcome[c][i]));
+    ok &= buf_puts(o, "# HELP carbon_notify_delivery_total Delivery statuses reported by the "
+                      "provider's callbacks.\n"
+                      "# TYPE carbon_notify_delivery_total counter\n");
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i <= NDELIVERY; i++) {
+            uint64_t v = ld(&m->notify_delivery[c][i]);
+            if (v)
+                ok &= buf_printf(
+                    o, "carbon_notify_delivery_total{channel=\"%s\",status=\"%s\"} %llu\n", ch[c],
+                    i < NDELIVERY ? delivery_names[i] : "other", (unsigned long long)v);
+        }
+    ok &= buf_puts(o, "# HELP carbon_notify_latency_seconds Time from the reading that raised "
+                      "an alarm to the first provider request for it.\n"
+                      "# TYPE carbon_notify_latency_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < NBUCKET; i++) {
+        cum += ld(&m->notify_bucket[i]);
+        ok &= buf_printf(o, "carbon_notify_latency_seconds_bucket{le=\"%g\"} %llu\n", bucket_s[i],
+                         (unsigned long long)cum);
+    }
+    cum += ld(&m->notify_bucket[NBUCKET]);
+    ok &= buf_printf(o,
+                     "carbon_notify_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+                     "carbon_notify_latency_seconds_sum %.3f\n"
+                     "carbon_notify_latency_seconds_count %llu\n"
+                     "# HELP carbon_notify_stale_alarms_total Alarms raised by readings too old "
+                     "to page anyone (recorded only).\n"
+                     "# TYPE carbon_notify_stale_alarms_total counter\n"
+                     "carbon_notify_stale_alarms_total %llu\n",
+                     (unsigned long long)cum, (double)ld(&m->notify_sum_ms) / 1000,
+                     (unsigned long long)cum, (unsigned long long)ld(&m->notify_stale));
+    return ok;
 }
 
 bool metrics_render(struct metrics *m, struct buf *o)
@@ -202,5 +294,5 @@ bool metrics_render(struct metrics *m, struct buf *o)
                      (unsigned long long)ld(&m->alarm_readings),
                      (unsigned long long)ld(&m->alarm_late),
                      (unsigned long long)ld(&m->alarm_store_errors));
-    return ok;
+    return ok && render_notify(m, o);
 }

@@ -25,6 +25,15 @@ void metrics_alarm_event(struct metrics *m, int kind, int event);
 void metrics_alarm_readings(struct metrics *m, uint64_t evaluated, uint64_t late);
 void metrics_alarm_store_error(struct metrics *m);
 
+/* Notifications: an attempt's outcome per channel (0 sms, 1 call; outcome
+ * 0 accepted, 1 retry, 2 permanent, 3 config, -1 cancelled before sending),
+ * a delivery status from a callback, the time from the reading that raised
+ * an alarm to the first provider request, alarms too old to page anyone. */
+void metrics_notify_attempt(struct metrics *m, int channel, int outcome);
+void metrics_notify_delivery(struct metrics *m, int channel, const char *status);
+void metrics_notify_latency(struct metrics *m, int64_t ms);
+void metrics_notify_stale(struct metrics *m);
+
 /* Appends the Prometheus text exposition. False if out of memory. */
 bool metrics_render(struct metrics *m, struct buf *out);
 

@@ -141,6 +141,18 @@ cb_err sqlite_alerts_query(struct store *st, const struct alert_filter *f, struc
 cb_err sqlite_alert_get(struct store *st, int64_t id, struct alert *out);
 cb_err sqlite_alarm_load(struct store *st, store_blob_fn states,
                          void (*active)(void *, const struct alert *), void *arg);
+/* Notification outbox (sqlite_notify.c). */
+cb_err sqlite_notif_add(struct store *st, struct notification *n);
+cb_err sqlite_notif_update(struct store *st, const struct notification *n);
+cb_err sqlite_notif_status(struct store *st, const char *sid, const char *status, int error_code,
+                           int64_t now_ms, struct notification *out);
+cb_err sqlite_notif_list(struct store *st, int64_t alert_id, size_t limit,
+                         struct notification **out, size_t *n);
+cb_err sqlite_notif_get(struct store *st, int64_t id, struct notification *out);
+cb_err sqlite_notif_load_open(struct store *st, store_notif_fn fn, void *arg);
+cb_err sqlite_notif_cancel(struct store *st, int64_t alert_id, int64_t now_ms, size_t *n);
+cb_err sqlite_notif_open_alerts_to(struct store *st, const char *number, int64_t *ids, size_t cap,
+                                   size_t *n);
 
 /* Pending (journaled, not yet compacted) readings of dev in [from, to),
  * ascending, malloc'd; *applied: the journal position the main table held

@@ -28,6 +28,7 @@ struct device {
     char *name, *location, *owner; /* heap strings or NULL */
     char *thresholds;              /* JSON object text or NULL */
     char *calibration;             /* JSON object text or NULL */
+    char *notify;                  /* notification policy, JSON object text or NULL */
     int64_t offline_after_s;
     int64_t created_ms;
     char key_hash[65]; /* SHA-256 hex of the device key */
@@ -100,6 +101,36 @@ struct alarm_blob {
     const void *data;
     size_t len;
 };
+/* One message of the notification outbox (SPEC 5): written before it is
+ * sent, updated by every attempt and by the provider's status callbacks. */
+enum notif_state {
+    NOTIF_PENDING,   /* waiting for its (next) attempt at next_ms */
+    NOTIF_SENDING,   /* an attempt is (or was, if we crashed) with the provider */
+    NOTIF_ACCEPTED,  /* the provider took it (sid); delivery status follows */
+    NOTIF_FAILED,    /* permanently refused (e.g. an invalid number) */
+    NOTIF_CANCELLED, /* not sent: the alert was acknowledged or cleared first */
+};
+enum notif_channel { NOTIF_SMS, NOTIF_CALL };
+struct notification {
+    int64_t id;       /* assigned by the store */
+    int64_t alert_id; /* 0: not about an alert (a test message) */
+    char user_id[27]; /* the person it is for, "" if only a number is known */
+    uint8_t stage;    /* enum notify_stage (notify/policy.h) */
+    uint8_t round;    /* 0 = first time; n = the n-th reminder */
+    uint8_t channel;  /* enum notif_channel */
+    uint8_t state;    /* enum notif_state */
+    char to[20];      /* E.164 */
+    char body[1601];  /* SMS text, or what a call says */
+    int attempts;
+    bool maybe_dup; /* an attempt may have reached the provider before a crash or timeout */
+    int64_t created_ms, next_ms, sent_ms, updated_ms;
+    char sid[64];             /* provider id, "" until accepted */
+    char provider_status[32]; /* from status callbacks: delivered, no-answer, ... */
+    int error_code;           /* provider error code (0 = none) */
+    char last_error[160];
+};
+typedef void (*store_notif_fn)(void *arg, const struct notification *n);
+
 typedef void (*store_blob_fn)(void *arg, uint32_t dev, const void *data, size_t len);
 
 /* Live per-device facts kept by the store (not part of the device record). */
@@ -202,6 +233,28 @@ struct store_ops {
     /* Every saved engine state, and every active alert (to resume them). */
     cb_err (*alarm_load)(struct store *s, store_blob_fn states,
                          void (*active)(void *, const struct alert *), void *arg);
+
+    /* Notification outbox. notif_add inserts n durably and sets n->id;
+     * CB_ERR_CONFLICT if this (alert, stage, round, channel, number) exists. */
+    cb_err (*notif_add)(struct store *s, struct notification *n);
+    /* Writes n's state, attempts, times, sid, status and error durably. */
+    cb_err (*notif_update)(struct store *s, const struct notification *n);
+    /* A status callback: sets provider_status (and error_code when not 0) of
+     * the message with this sid; *out is it afterwards. CB_ERR_NOT_FOUND. */
+    cb_err (*notif_status)(struct store *s, const char *sid, const char *status, int error_code,
+                           int64_t now_ms, struct notification *out);
+    /* Every message of alert_id, oldest first (at most limit). */
+    cb_err (*notif_list)(struct store *s, int64_t alert_id, size_t limit, struct notification **out,
+                         size_t *n);
+    cb_err (*notif_get)(struct store *s, int64_t id, struct notification *out);
+    /* Messages still pending or sending (to resume them), oldest first. */
+    cb_err (*notif_load_open)(struct store *s, store_notif_fn fn, void *arg);
+    /* Pending messages of alert_id become cancelled; *n how many. */
+    cb_err (*notif_cancel)(struct store *s, int64_t alert_id, int64_t now_ms, size_t *n);
+    /* Ids of the active, unacknowledged alerts that a message was sent (or
+     * is being sent) to number about, newest first, at most cap. */
+    cb_err (*notif_open_alerts_to)(struct store *s, const char *number, int64_t *ids, size_t cap,
+                                   size_t *n);
 };
 
 struct store {

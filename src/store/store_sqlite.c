@@ -71,6 +71,24 @@ static const char *const main_migrations[] = {
     " FROM readings GROUP BY dev, ts / 60000;"
     "CREATE TRIGGER rollup_minute_purge AFTER DELETE ON devices"
     " BEGIN DELETE FROM rollup_minute WHERE dev = OLD.seq; END;",
+    /* 5: notifications (SPEC 5): the durable outbox, and a device's
+     * notification policy. (alert, stage, round, channel, number) is unique:
+     * one message per contact per stage, also across restarts. */
+    "ALTER TABLE devices ADD COLUMN notify TEXT;"
+    "CREATE TABLE notifications("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " alert_id INTEGER NOT NULL, user_id TEXT, stage INTEGER NOT NULL, round INTEGER NOT NULL,"
+    " channel INTEGER NOT NULL, to_number TEXT NOT NULL, body TEXT NOT NULL,"
+    " state INTEGER NOT NULL, attempts INTEGER NOT NULL, maybe_dup INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL, sent_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, sid TEXT, provider_status TEXT, error_code INTEGER NOT NULL,"
+    " last_error TEXT);"
+    "CREATE UNIQUE INDEX notifications_once ON notifications(alert_id, stage, round, channel,"
+    " to_number) WHERE alert_id > 0;"
+    "CREATE INDEX notifications_open ON notifications(state) WHERE state < 2;"
+    "CREATE INDEX notifications_sid ON notifications(sid) WHERE sid IS NOT NULL;"
+    "CREATE INDEX notifications_alert ON notifications(alert_id);"
+    "CREATE INDEX notifications_to ON notifications(to_number, alert_id);",
 };
 
 static const char *const journal_migrations[] = {
@@ -252,10 +270,11 @@ static cb_err sq_device_create(struct store *st, struct device *d)
     sqlite3_stmt *q = NULL;
     cb_err rc = CB_ERR_IO;
     pthread_mutex_lock(&s->admin_mu);
-    if (sqlite3_prepare_v2(s->main_admin,
-                           "INSERT INTO devices(id,name,location,owner,thresholds,calibration,"
-                           "offline_after_s,key_hash,created_ms) VALUES(?,?,?,?,?,?,?,?,?)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->main_admin,
+            "INSERT INTO devices(id,name,location,owner,thresholds,calibration,"
+            "offline_after_s,key_hash,created_ms,notify) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, d->id, -1, SQLITE_STATIC);
     sqlite_bind_opt(q, 2, d->name);
@@ -266,6 +285,7 @@ static cb_err sq_device_create(struct store *st, struct device *d)
     sqlite3_bind_int64(q, 7, d->offline_after_s);
     sqlite3_bind_text(q, 8, d->key_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 9, d->created_ms);
+    sqlite_bind_opt(q, 10, d->notify);
     rc = sqlite_step_done(s->main_admin, q, "device create");
     if (rc != CB_OK)
         goto out;
@@ -291,7 +311,7 @@ static cb_err sq_device_update(struct store *st, const struct device *d)
     pthread_mutex_lock(&s->admin_mu);
     if (sqlite3_prepare_v2(s->main_admin,
                            "UPDATE devices SET name=?,location=?,owner=?,thresholds=?,"
-                           "calibration=?,offline_after_s=?,key_hash=? WHERE seq=?",
+                           "calibration=?,offline_after_s=?,key_hash=?,notify=? WHERE seq=?",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite_bind_opt(q, 1, d->name);
@@ -301,7 +321,8 @@ static cb_err sq_device_update(struct store *st, const struct device *d)
     sqlite_bind_opt(q, 5, d->calibration);
     sqlite3_bind_int64(q, 6, d->offline_after_s);
     sqlite3_bind_text(q, 7, d->key_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 8, d->seq);
+    sqlite_bind_opt(q, 8, d->notify);
+    sqlite3_bind_int64(q, 9, d->seq);
     rc = sqlite_step_done(s->main_admin, q, "device update");
     if (rc == CB_OK && sqlite3_changes(s->main_admin) == 0)
         rc = CB_ERR_NOT_FOUND;
@@ -348,10 +369,11 @@ static cb_err sq_device_delete(struct store *st, const struct device *d)
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
     }
-    char alarms[128]; /* an integer in SQL text: nothing to inject */
+    char alarms[256]; /* an integer in SQL text: nothing to inject */
     snprintf(alarms, sizeof alarms,
-             "DELETE FROM alerts WHERE dev=%u; DELETE FROM alarm_state WHERE dev=%u;", d->seq,
-             d->seq);
+             "DELETE FROM notifications WHERE alert_id IN (SELECT id FROM alerts WHERE dev=%u);"
+             " DELETE FROM alerts WHERE dev=%u; DELETE FROM alarm_state WHERE dev=%u;",
+             d->seq, d->seq, d->seq);
     if (!sqlite_exec(s->main_admin, alarms, "device delete")) {
         sqlite_exec(s->main_admin, "ROLLBACK", "device delete");
         goto out;
@@ -377,7 +399,7 @@ static cb_err sq_devices_load(struct store *st, store_device_fn fn, void *arg)
     pthread_mutex_lock(&s->admin_mu);
     if (sqlite3_prepare_v2(s->main_admin,
                            "SELECT seq,id,name,location,owner,thresholds,calibration,"
-                           "offline_after_s,key_hash,created_ms FROM devices ORDER BY id",
+                           "offline_after_s,key_hash,created_ms,notify FROM devices ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     int r;
@@ -393,6 +415,7 @@ static cb_err sq_devices_load(struct store *st, store_device_fn fn, void *arg)
         d.offline_after_s = sqlite3_column_int64(q, 7);
         snprintf(d.key_hash, sizeof d.key_hash, "%s", (const char *)sqlite3_column_text(q, 8));
         d.created_ms = sqlite3_column_int64(q, 9);
+        d.notify = sqlite_dup_col(q, 10);
         fn(arg, &d);
         device_clear(&d);
     }
@@ -623,6 +646,14 @@ static const struct store_ops sqlite_ops = {
     .alerts_query = sqlite_alerts_query,
     .alert_get = sqlite_alert_get,
     .alarm_load = sqlite_alarm_load,
+    .notif_add = sqlite_notif_add,
+    .notif_update = sqlite_notif_update,
+    .notif_status = sqlite_notif_status,
+    .notif_list = sqlite_notif_list,
+    .notif_get = sqlite_notif_get,
+    .notif_load_open = sqlite_notif_load_open,
+    .notif_cancel = sqlite_notif_cancel,
+    .notif_open_alerts_to = sqlite_notif_open_alerts_to,
 };
 
 static bool mkdir_p(const char *dir)
@@ -735,7 +766,8 @@ void device_clear(struct device *d)
     free(d->owner);
     free(d->thresholds);
     free(d->calibration);
-    d->name = d->location = d->owner = d->thresholds = d->calibration = NULL;
+    free(d->notify);
+    d->name = d->location = d->owner = d->thresholds = d->calibration = d->notify = NULL;
 }
 
 void user_clear(struct user *u)

@@ -1,0 +1,353 @@
+/* sqlite_notify.c - the notification outbox in carbon.db. Every write goes
+ * through main_admin (synchronous=FULL), so a message is on disk before it is
+ * handed to the provider, and its outcome is on disk before the next one. */
+#include "store/sqlite_int.h"
+
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTIF_COLS                                                                                 \
+    "id, alert_id, user_id, stage, round, channel, to_number, body, state, attempts, maybe_dup,"   \
+    " created_ms, next_ms, sent_ms, updated_ms, sid, provider_status, error_code, last_error"
+
+static void col_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void notif_row(sqlite3_stmt *q, struct notification *n)
+{
+    memset(n, 0, sizeof *n);
+    n->id = sqlite3_column_int64(q, 0);
+    n->alert_id = sqlite3_column_int64(q, 1);
+    col_text(n->user_id, sizeof n->user_id, q, 2);
+    n->stage = (uint8_t)sqlite3_column_int(q, 3);
+    n->round = (uint8_t)sqlite3_column_int(q, 4);
+    n->channel = (uint8_t)sqlite3_column_int(q, 5);
+    col_text(n->to, sizeof n->to, q, 6);
+    col_text(n->body, sizeof n->body, q, 7);
+    n->state = (uint8_t)sqlite3_column_int(q, 8);
+    n->attempts = sqlite3_column_int(q, 9);
+    n->maybe_dup = sqlite3_column_int(q, 10) != 0;
+    n->created_ms = sqlite3_column_int64(q, 11);
+    n->next_ms = sqlite3_column_int64(q, 12);
+    n->sent_ms = sqlite3_column_int64(q, 13);
+    n->updated_ms = sqlite3_column_int64(q, 14);
+    col_text(n->sid, sizeof n->sid, q, 15);
+    col_text(n->provider_status, sizeof n->provider_status, q, 16);
+    n->error_code = sqlite3_column_int(q, 17);
+    col_text(n->last_error, sizeof n->last_error, q, 18);
+}
+
+static void bind_text_opt(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s[0])
+        sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* Runs sql (prepared on main_admin under admin_mu) with bind() and, for each
+ * row, row(); the shape every function below shares. */
+static cb_err admin_run(struct sqlite_store *s, const char *sql, const char *what,
+                        void (*bind)(sqlite3_stmt *, const void *), const void *barg,
+                        void (*row)(sqlite3_stmt *, void *), void *rarg)
+{
+    sqlite3_stmt *q = NULL;
+    cb_err rc = CB_ERR_IO;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin, sql, -1, &q, NULL) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "sqlite (%s): %s", what, sqlite3_errmsg(s->main_admin));
+        goto out;
+    }
+    bind(q, barg);
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW)
+        if (row)
+            row(q, rarg);
+    if (step == SQLITE_DONE)
+        rc = CB_OK;
+    else if (step == SQLITE_CONSTRAINT)
+        rc = CB_ERR_CONFLICT;
+    else
+        log_msg(LOG_ERROR, "sqlite (%s): %s", what, sqlite3_errmsg(s->main_admin));
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->admin_mu);
+    return rc;
+}
+
+static void bind_add(sqlite3_stmt *q, const void *arg)
+{
+    const struct notification *n = arg;
+    sqlite3_bind_int64(q, 1, n->alert_id);
+    bind_text_opt(q, 2, n->user_id);
+    sqlite3_bind_int(q, 3, n->stage);
+    sqlite3_bind_int(q, 4, n->round);
+    sqlite3_bind_int(q, 5, n->channel);
+    sqlite3_bind_text(q, 6, n->to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 7, n->body, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(q, 8, n->state);
+    sqlite3_bind_int(q, 9, n->attempts);
+    sqlite3_bind_int(q, 10, n->maybe_dup);
+    sqlite3_bind_int64(q, 11, n->created_ms);
+    sqlite3_bind_int64(q, 12, n->next_ms);
+    sqlite3_bind_int64(q, 13, n->sent_ms);
+    sqlite3_bind_int64(q, 14, n->updated_ms);
+    bind_text_opt(q, 15, n->sid);
+    bind_text_opt(q, 16, n->provider_status);
+    sqlite3_bind_int(q, 17, n->error_code);
+    bind_text_opt(q, 18, n->last_error);
+}
+
+static void row_id(sqlite3_stmt *q, void *arg)
+{
+    *(int64_t *)arg = sqlite3_column_int64(q, 0);
+}
+
+cb_err sqlite_notif_add(struct store *st, struct notification *n)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    int64_t id = 0;
+    /* ON CONFLICT DO NOTHING + RETURNING: no row back means it existed. */
+    cb_err rc = admin_run(s,
+                          "INSERT INTO notifications(alert_id, user_id, stage, round, channel,"
+                          " to_number, body, state, attempts, maybe_dup, created_ms, next_ms,"
+                          " sent_ms, updated_ms, sid, provider_status, error_code, last_error)"
+                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                          " ON CONFLICT DO NOTHING RETURNING id",
+                          "notification add", bind_add, n, row_id, &id);
+    if (rc != CB_OK)
+        return rc;
+    if (!id)
+        return CB_ERR_CONFLICT;
+    n->id = id;
+    return CB_OK;
+}
+
+static void bind_update(sqlite3_stmt *q, const void *arg)
+{
+    const struct notification *n = arg;
+    sqlite3_bind_int(q, 1, n->state);
+    sqlite3_bind_int(q, 2, n->attempts);
+    sqlite3_bind_int(q, 3, n->maybe_dup);
+    sqlite3_bind_int64(q, 4, n->next_ms);
+    sqlite3_bind_int64(q, 5, n->sent_ms);
+    sqlite3_bind_int64(q, 6, n->updated_ms);
+    bind_text_opt(q, 7, n->sid);
+    bind_text_opt(q, 8, n->provider_status);
+    sqlite3_bind_int(q, 9, n->error_code);
+    bind_text_opt(q, 10, n->last_error);
+    sqlite3_bind_int64(q, 11, n->id);
+}
+
+cb_err sqlite_notif_update(struct store *st, const struct notification *n)
+{
+    /* A status callback may have set provider_status first (a fast
+     * provider): an attempt's outcome never erases it. */
+    return admin_run((struct sqlite_store *)st,
+                     "UPDATE notifications SET state=?, attempts=?, maybe_dup=?, next_ms=?,"
+                     " sent_ms=?, updated_ms=?, sid=?,"
+                     " provider_status=coalesce(?8, provider_status),"
+                     " error_code=max(?9, error_code), last_error=? WHERE id=?",
+                     "notification update", bind_update, n, NULL, NULL);
+}
+
+struct status_args {
+    const char *sid, *status;
+    int error_code;
+    int64_t now_ms;
+};
+
+static void bind_status(sqlite3_stmt *q, const void *arg)
+{
+    const struct status_args *a = arg;
+    sqlite3_bind_text(q, 1, a->status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(q, 2, a->error_code);
+    sqlite3_bind_int64(q, 3, a->now_ms);
+    sqlite3_bind_text(q, 4, a->sid, -1, SQLITE_TRANSIENT);
+}
+
+struct rows {
+    struct notification *v;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void row_collect(sqlite3_stmt *q, void *arg)
+{
+    struct rows *r = arg;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        struct notification *v = realloc(r->v, cap * sizeof *v);
+        if (!v) {
+            r->nomem = true;
+            return;
+        }
+        r->v = v;
+        r->cap = cap;
+    }
+    notif_row(q, &r->v[r->n++]);
+}
+
+cb_err sqlite_notif_status(struct store *st, const char *sid, const char *status, int error_code,
+                           int64_t now_ms, struct notification *out)
+{
+    struct status_args a = {sid, status, error_code, now_ms};
+    struct rows r = {0};
+    cb_err rc = admin_run((struct sqlite_store *)st,
+                          "UPDATE notifications SET provider_status=?1,"
+                          " error_code=CASE WHEN ?2 THEN ?2 ELSE error_code END, updated_ms=?3"
+                          " WHERE sid=?4 RETURNING " NOTIF_COLS,
+                          "notification status", bind_status, &a, row_collect, &r);
+    if (rc == CB_OK && r.nomem)
+        rc = CB_ERR_NOMEM;
+    else if (rc == CB_OK && r.n == 0)
+        rc = CB_ERR_NOT_FOUND;
+    else if (rc == CB_OK)
+        *out = r.v[0];
+    free(r.v);
+    return rc;
+}
+
+struct list_args {
+    int64_t id;
+    size_t limit;
+};
+
+static void bind_list(sqlite3_stmt *q, const void *arg)
+{
+    const struct list_args *a = arg;
+    sqlite3_bind_int64(q, 1, a->id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)a->limit);
+}
+
+static cb_err collect(struct sqlite_store *s, const char *sql, const char *what,
+                      const struct list_args *a, struct notification **out, size_t *n)
+{
+    struct rows r = {0};
+    cb_err rc = admin_run(s, sql, what, bind_list, a, row_collect, &r);
+    if (rc == CB_OK && r.nomem)
+        rc = CB_ERR_NOMEM;
+    if (rc != CB_OK) {
+        free(r.v);
+        r.v = NULL;
+        r.n = 0;
+    }
+    *out = r.v;
+    *n = r.n;
+    return rc;
+}
+
+cb_err sqlite_notif_list(struct store *st, int64_t alert_id, size_t limit,
+                         struct notification **out, size_t *n)
+{
+    struct list_args a = {alert_id, limit};
+    return collect((struct sqlite_store *)st,
+                   "SELECT " NOTIF_COLS
+                   " FROM notifications WHERE alert_id=?1 ORDER BY id LIMIT ?2",
+                   "notification list", &a, out, n);
+}
+
+cb_err sqlite_notif_get(struct store *st, int64_t id, struct notification *out)
+{
+    struct list_args a = {id, 1};
+    struct notification *v;
+    size_t n;
+    cb_err rc = collect((struct sqlite_store *)st,
+                        "SELECT " NOTIF_COLS " FROM notifications WHERE id=?1 LIMIT ?2",
+                        "notification get", &a, &v, &n);
+    if (rc == CB_OK && n == 0)
+        rc = CB_ERR_NOT_FOUND;
+    if (rc == CB_OK)
+        *out = v[0];
+    free(v);
+    return rc;
+}
+
+cb_err sqlite_notif_load_open(struct store *st, store_notif_fn fn, void *arg)
+{
+    struct list_args a = {NOTIF_SENDING, SIZE_MAX >> 2};
+    struct notification *v;
+    size_t n;
+    cb_err rc = collect((struct sqlite_store *)st,
+                        "SELECT " NOTIF_COLS " FROM notifications WHERE state<=?1"
+                        " ORDER BY id LIMIT ?2",
+                        "notification load", &a, &v, &n);
+    for (size_t i = 0; rc == CB_OK && i < n; i++)
+        fn(arg, &v[i]);
+    free(v);
+    return rc;
+}
+
+struct cancel_args {
+    int64_t alert_id, now_ms;
+};
+
+static void bind_cancel(sqlite3_stmt *q, const void *arg)
+{
+    const struct cancel_args *a = arg;
+    sqlite3_bind_int(q, 1, NOTIF_CANCELLED);
+    sqlite3_bind_int64(q, 2, a->now_ms);
+    sqlite3_bind_int64(q, 3, a->alert_id);
+    sqlite3_bind_int(q, 4, NOTIF_PENDING);
+}
+
+static void row_count(sqlite3_stmt *q, void *arg)
+{
+    (void)q;
+    (*(size_t *)arg)++;
+}
+
+cb_err sqlite_notif_cancel(struct store *st, int64_t alert_id, int64_t now_ms, size_t *n)
+{
+    struct cancel_args a = {alert_id, now_ms};
+    *n = 0;
+    return admin_run((struct sqlite_store *)st,
+                     "UPDATE notifications SET state=?1, updated_ms=?2"
+                     " WHERE alert_id=?3 AND state=?4 RETURNING id",
+                     "notification cancel", bind_cancel, &a, row_count, n);
+}
+
+struct to_args {
+    const char *number;
+    size_t cap;
+};
+
+static void bind_to(sqlite3_stmt *q, const void *arg)
+{
+    const struct to_args *a = arg;
+    sqlite3_bind_text(q, 1, a->number, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(q, 2, NOTIF_ACCEPTED);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)a->cap);
+}
+
+struct ids {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static void row_ids(sqlite3_stmt *q, void *arg)
+{
+    struct ids *r = arg;
+    if (r->n < r->cap)
+        r->v[r->n++] = sqlite3_column_int64(q, 0);
+}
+
+cb_err sqlite_notif_open_alerts_to(struct store *st, const char *number, int64_t *ids, size_t cap,
+                                   size_t *n)
+{
+    struct to_args a = {number, cap};
+    struct ids r = {ids, 0, cap};
+    cb_err rc = admin_run((struct sqlite_store *)st,
+                          "SELECT DISTINCT a.id FROM notifications n JOIN alerts a"
+                          " ON a.id = n.alert_id WHERE n.to_number=?1 AND n.state<=?2"
+                          " AND a.active AND NOT a.acked ORDER BY a.id DESC LIMIT ?3",
+                          "notification alerts", bind_to, &a, row_ids, &r);
+    *n = r.n;
+    return rc;
+}

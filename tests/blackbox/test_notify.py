@@ -1,0 +1,514 @@
+"""Notifications end to end (SPEC 5, issue #5): a real `carbon serve` pages
+people through a fake Twilio (fake_twilio.py) on 127.0.0.1, escalates, stops
+on ACK, survives provider faults and kill -9, and checks webhook signatures.
+"""
+
+import os
+import sys
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, ServerTestCase, uid, main  # noqa: E402
+from fake_twilio import FakeTwilio  # noqa: E402
+
+SID = "AC" + "1" * 32
+TOKEN = "fake-auth-token-0123456789"
+FROM = "+15005550006"
+PUBLIC = "https://carbon.example.com"
+
+OWNER = "+14155550101"
+SECOND = "+14155550102"
+THIRD = "+14155550103"
+EMERG = "+14155550109"
+
+
+def twilio_env(fake, **extra):
+    env = {
+        "CARBON_TWILIO_API_BASE": fake.base_url,
+        "CARBON_TWILIO_ACCOUNT_SID": SID,
+        "CARBON_TWILIO_AUTH_TOKEN": TOKEN,
+        "CARBON_TWILIO_FROM": FROM,
+        "CARBON_PUBLIC_URL": PUBLIC,
+    }
+    env.update(extra)
+    return env
+
+
+class NotifyBase(ServerTestCase):
+    """One fake Twilio and one server per class; each test uses its own user
+    and device (numbers differ per test where it matters)."""
+
+    server_env = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeTwilio(account_sid=SID, auth_token=TOKEN).start()
+        cls.srv = Server(env=twilio_env(cls.fake, **cls.server_env))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.fake.stop()
+
+    def setUp(self):
+        self.fake.reset_behaviour()
+        self.fake.clear()
+
+    # ---- helpers ----
+
+    def new_user(self, phone=OWNER, secondary=(), emergency=None, name="Alice"):
+        body = {"name": name, "phone": phone, "secondary_contacts": list(secondary)}
+        if emergency:
+            body["emergency_contacts"] = emergency
+        st, _, b = self.srv.request("POST", "/v1/users", body)
+        self.assertEqual(st, 201, b)
+        return b["id"]
+
+    def new_device(self, owner, notify=None, **fields):
+        dev = uid("nd")
+        body = dict(fields)
+        body.setdefault("name", "Kitchen")
+        body.setdefault("location", "Home")
+        body["owner"] = owner
+        if notify:
+            body["notify"] = notify
+        self.srv.create_device(dev, **body)
+        return dev
+
+    def raise_alarm(self, dev, ppm=120.0):
+        st, _, b = self.srv.post_readings({"device_id": dev, "co_ppm": ppm})
+        self.assertEqual(st, 201, b)
+        return self.wait_alert(dev)
+
+    def wait_alert(self, dev, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st, _, b = self.srv.request("GET", "/v1/alerts", query={"device_id": dev})
+            self.assertEqual(st, 200, b)
+            if b["alerts"]:
+                return b["alerts"][0]
+            time.sleep(0.05)
+        self.fail("no alert for %s" % dev)
+
+    def get_alert(self, aid):
+        st, _, b = self.srv.request("GET", "/v1/alerts/%d" % aid)
+        self.assertEqual(st, 200, b)
+        return b
+
+    def to(self, number, kind=None):
+        return [r for r in self.fake.accepted(kind) if r.form.get("To") == number]
+
+    def wait_to(self, number, kind, count=1, timeout=15):
+        return self.fake.wait_for(lambda r: r.kind == kind and r.form.get("To") == number
+                                  and r.status == 201, count=count, timeout=timeout)
+
+    def wait_log(self, aid, pred, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            a = self.get_alert(aid)
+            if pred(a["notifications"]):
+                return a
+            time.sleep(0.1)
+        self.fail("alert %d log never matched: %r" % (aid, self.get_alert(aid)["notifications"]))
+
+
+class EscalationTest(NotifyBase):
+    def test_owner_then_secondary_then_ack_by_sms_stops(self):
+        user = self.new_user(OWNER, secondary=[SECOND])
+        dev = self.new_device(user, notify={"escalate_after_s": 2, "renotify_s": 3600})
+        t0 = time.time()
+        alert = self.raise_alarm(dev)
+        sms = self.wait_to(OWNER, "sms")[0]
+        call = self.wait_to(OWNER, "call")[0]
+        # The SMS: what, where, how much, what to do, how to acknowledge.
+        body = sms.form["Body"]
+        for word in ("Kitchen", "120", "ACK"):
+            self.assertIn(word, body)
+        self.assertLessEqual(len(body), 160, body)
+        self.assertEqual(sms.form["From"], FROM)
+        self.assertEqual(sms.form["StatusCallback"], PUBLIC + "/twilio/status")
+        self.assertTrue(sms.header("Authorization").startswith("Basic "))
+        # The call: TwiML that says it and gathers one digit, acked at our URL.
+        twiml = ET.fromstring(call.form["Twiml"])
+        self.assertEqual(twiml.tag, "Response")
+        gathers = twiml.findall("Gather")
+        self.assertEqual(len(gathers), 2)
+        self.assertEqual(gathers[0].get("numDigits"), "1")
+        self.assertEqual(gathers[0].get("action"), PUBLIC + "/twilio/voice/%d" % alert["id"])
+        self.assertIn("Kitchen", gathers[0].find("Say").text)
+        # Nothing to the secondary contact before escalate_after_s ...
+        self.assertEqual(self.to(SECOND), [])
+        second = self.wait_to(SECOND, "sms", timeout=10)[0]
+        self.assertGreaterEqual(second.t_wall - t0, 1.5)
+        self.assertIn("Alice", second.form["Body"])
+        # ... then the owner replies ACK by SMS: acknowledged, escalation stops.
+        st, h, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), OWNER, FROM,
+                                              " ack ", sign_url=PUBLIC + "/twilio/inbound")
+        self.assertEqual(st, 200, b)
+        self.assertIn("xml", h.get("Content-Type"))
+        self.assertIn("acknowledged", ET.fromstring(b).find("Message").text)
+        a = self.get_alert(alert["id"])
+        self.assertEqual(a["state"], "active_ack")
+        self.assertEqual(a["acknowledged_by"], "sms:" + OWNER)
+        n = len(self.fake.accepted())
+        time.sleep(3)  # past another escalate_after_s: nobody else is paged
+        self.assertEqual(len(self.fake.accepted()), n)
+        stages = {(x["stage"], x["channel"], x["to"]) for x in a["notifications"]}
+        self.assertIn(("owner", "sms", OWNER), stages)
+        self.assertIn(("owner", "call", OWNER), stages)
+        self.assertIn(("secondary", "sms", SECOND), stages)
+        for x in a["notifications"]:
+            if x["state"] == "accepted":
+                self.assertTrue(x["provider_sid"].startswith(("SM", "CA")))
+
+    def test_emergency_contacts_after_secondary_and_reminders(self):
+        owner, sec, em = "+14155550201", "+14155550202", "+14155550209"
+        user = self.new_user(owner, secondary=[sec], emergency={"neighbour": em})
+        dev = self.new_device(user, notify={"escalate_after_s": 1, "renotify_s": 2,
+                                            "max_reminders": 1, "calls": False})
+        alert = self.raise_alarm(dev)
+        self.wait_to(em, "sms", timeout=10)
+        # Reminder round 1 reaches everyone again, then no more.
+        self.wait_to(owner, "sms", count=2, timeout=10)
+        time.sleep(3)
+        self.assertEqual(len(self.to(owner, "sms")), 2)
+        self.assertEqual(self.to(owner, "call"), [])  # calls: false
+        a = self.get_alert(alert["id"])
+        rounds = sorted((x["to"], x["round"]) for x in a["notifications"])
+        self.assertIn((em, 0), rounds)
+        self.assertIn((em, 1), rounds)
+        self.assertEqual(max(r for _, r in rounds), 1)
+
+    def test_press_1_acknowledges(self):
+        owner = "+14155550301"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 60})
+        alert = self.raise_alarm(dev)
+        call = self.wait_to(owner, "call")[0]
+        url = "/twilio/voice/%d" % alert["id"]
+        st, _, b = self.fake.send_voice_digits(self.srv.url(url), call.sid, "2",
+                                               sign_url=PUBLIC + url)
+        self.assertEqual(st, 200)
+        self.assertIn("not acknowledged", ET.fromstring(b).find("Say").text)
+        self.assertEqual(self.get_alert(alert["id"])["state"], "active_unack")
+        st, _, b = self.fake.send_voice_digits(self.srv.url(url), call.sid, "1",
+                                               sign_url=PUBLIC + url)
+        self.assertEqual(st, 200)
+        self.assertIn("acknowledged", ET.fromstring(b).find("Say").text)
+        a = self.get_alert(alert["id"])
+        self.assertEqual(a["state"], "active_ack")
+        self.assertEqual(a["acknowledged_by"], "call:" + owner)
+
+    def test_ack_in_app_cancels_pending_and_clear_sends_all_clear(self):
+        owner, sec = "+14155550401", "+14155550402"
+        user = self.new_user(owner, secondary=[sec])
+        dev = self.new_device(user, notify={"escalate_after_s": 2},
+                              thresholds={"clear_hold_s": 0})
+        alert = self.raise_alarm(dev)
+        self.wait_to(owner, "sms")
+        st, _, b = self.srv.request("POST", "/v1/alerts/%d/ack" % alert["id"])
+        self.assertEqual(st, 200, b)
+        time.sleep(3)
+        self.assertEqual(self.to(sec), [])
+        # CO back to normal: the people an alarm message reached hear so.
+        now = time.time()
+        for k in range(3):
+            self.srv.post_readings({"device_id": dev, "co_ppm": 0, "ts": now + 1 + k})
+        msgs = self.fake.wait_for(lambda r: r.kind == "sms" and r.form.get("To") == owner,
+                                  count=2, timeout=10)
+        self.assertNotIn("ACK", msgs[-1].form["Body"].upper().split())
+
+    def test_warning_sends_one_sms_no_call_no_escalation(self):
+        owner, sec = "+14155550501", "+14155550502"
+        user = self.new_user(owner, secondary=[sec])
+        dev = self.new_device(user, notify={"escalate_after_s": 1})
+        self.raise_alarm(dev, ppm=35)  # warn 30 <= 35 < alarm 50
+        self.wait_to(owner, "sms")
+        time.sleep(2.5)
+        self.assertEqual(len(self.to(owner, "sms")), 1)
+        self.assertEqual(self.to(owner, "call"), [])
+        self.assertEqual(self.to(sec), [])
+
+    def test_stale_readings_page_nobody(self):
+        owner = "+14155550601"
+        user = self.new_user(owner)
+        dev = self.new_device(user)
+        old = time.time() - 3600  # an hour-old offline buffer
+        st, _, b = self.srv.post_readings([{"device_id": dev, "co_ppm": 200, "ts": old + k}
+                                           for k in range(3)])
+        self.assertEqual(st, 201, b)
+        alert = self.wait_alert(dev)
+        self.assertTrue(alert["active"])
+        time.sleep(2)
+        self.assertEqual(self.to(owner), [])
+        self.assertEqual(self.get_alert(alert["id"])["notifications"], [])
+        self.srv.wait_log(lambda r: "nobody paged" in r.get("msg", ""))
+
+    def test_status_callback_recorded(self):
+        owner = "+14155550701"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600})
+        alert = self.raise_alarm(dev)
+        sms = self.wait_to(owner, "sms")[0]
+        st, _, _ = self.fake.send_status(self.srv.url("/twilio/status"), sms.sid, "delivered",
+                                         sign_url=PUBLIC + "/twilio/status")
+        self.assertEqual(st, 204)
+        a = self.wait_log(alert["id"], lambda log: any(x.get("provider_status") == "delivered"
+                                                       for x in log))
+        self.assertTrue(any(x.get("provider_sid") == sms.sid for x in a["notifications"]))
+        m = self.srv.metrics()
+        self.assertGreaterEqual(
+            m.get('carbon_notify_delivery_total{channel="sms",status="delivered"}', 0), 1)
+        self.assertGreaterEqual(
+            m.get('carbon_notify_attempts_total{channel="sms",outcome="accepted"}', 0), 1)
+        # Reading in -> first provider request: counted, well under a second here.
+        self.assertGreaterEqual(m['carbon_notify_latency_seconds_count'], 1)
+        self.assertGreaterEqual(m['carbon_notify_latency_seconds_bucket{le="1"}'], 1)
+
+
+class SignatureTest(NotifyBase):
+    def test_bad_signatures_are_403(self):
+        url = self.srv.url("/twilio/inbound")
+        params_sign = PUBLIC + "/twilio/inbound"
+        cases = [
+            dict(bad_signature=True),
+            dict(signature=""),  # header missing
+            dict(signature="RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+            dict(sign_url=PUBLIC + "/twilio/inbound?x=1"),  # other URL
+            dict(sign_url="https://evil.example.com/twilio/inbound"),
+        ]
+        for c in cases:
+            opts = {"sign_url": params_sign}
+            opts.update(c)
+            st, _, _ = self.fake.send_inbound_sms(url, OWNER, FROM, "ACK", **opts)
+            self.assertEqual(st, 403, c)
+        for path in ("/twilio/status", "/twilio/voice/1"):
+            st, _, _ = self.fake.send_webhook(self.srv.url(path), {"CallSid": "CA1"},
+                                              sign_url=PUBLIC + path, bad_signature=True)
+            self.assertEqual(st, 403, path)
+        # Tampered parameters after signing.
+        st, _, _ = self.srv.request(
+            "POST", "/twilio/inbound", "From=%2B14155550101&Body=ACK",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Twilio-Signature": self.fake.sign(params_sign, {"From": OWNER,
+                                                                        "Body": "NO"})},
+            token=None)
+        self.assertEqual(st, 403)
+
+    def test_other_text_gets_help(self):
+        st, _, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), "+14155550999",
+                                              FROM, "hello?",
+                                              sign_url=PUBLIC + "/twilio/inbound")
+        self.assertEqual(st, 200)
+        self.assertIn("reply ACK", ET.fromstring(b).find("Message").text)
+        st, _, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), "+14155550999",
+                                              FROM, "ACK",
+                                              sign_url=PUBLIC + "/twilio/inbound")
+        self.assertEqual(st, 200)
+        self.assertIn("no open CO alarm", ET.fromstring(b).find("Message").text)
+
+
+class FaultTest(NotifyBase):
+    def test_provider_500_then_recovers_delivered_once(self):
+        owner = "+14155550801"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600, "calls": False})
+        self.fake.fail_next(3, status=500, kind="sms")
+        alert = self.raise_alarm(dev)
+        self.wait_to(owner, "sms", timeout=20)
+        time.sleep(1)
+        self.assertEqual(len(self.to(owner, "sms")), 1)
+        tries = [r for r in self.fake.requests("sms") if r.form.get("To") == owner]
+        self.assertEqual([r.status for r in tries], [500, 500, 500, 201])
+        a = self.wait_log(alert["id"], lambda log: log and log[0]["state"] == "accepted")
+        self.assertEqual(a["notifications"][0]["attempts"], 4)
+
+    def test_429_retry_after_respected(self):
+        owner = "+14155550811"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600, "calls": False})
+        self.fake.rate_limit_next(1, retry_after=2, kind="sms")
+        self.raise_alarm(dev)
+        self.wait_to(owner, "sms", timeout=15)
+        tries = [r for r in self.fake.requests("sms") if r.form.get("To") == owner]
+        self.assertEqual([r.status for r in tries], [429, 201])
+        self.assertGreaterEqual(tries[1].t_mono - tries[0].t_mono, 1.9)
+
+    def test_invalid_number_moves_to_next_contact(self):
+        owner, sec = "+14155550821", "+14155550822"
+        self.fake.invalid_number(owner)
+        user = self.new_user(owner, secondary=[sec])
+        dev = self.new_device(user, notify={"escalate_after_s": 600})
+        alert = self.raise_alarm(dev)
+        # Not 600 s later: the owner cannot be reached at all.
+        self.wait_to(sec, "sms", timeout=10)
+        a = self.get_alert(alert["id"])
+        failed = [x for x in a["notifications"] if x["to"] == owner]
+        self.assertTrue(failed)
+        for x in failed:
+            self.assertEqual(x["state"], "failed")
+            self.assertEqual(x["error_code"], 21211)
+            self.assertEqual(x["attempts"], 1)
+
+    def test_timeout_retried(self):
+        owner = "+14155550831"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600, "calls": False})
+        self.fake.hang_next(1, seconds=30, then="close", kind="sms")
+        alert = self.raise_alarm(dev)
+        self.wait_to(owner, "sms", timeout=40)
+        a = self.wait_log(alert["id"], lambda log: log and log[0]["state"] == "accepted")
+        self.assertGreaterEqual(a["notifications"][0]["attempts"], 2)
+
+
+class NotifyRoutesTest(NotifyBase):
+    def test_notify_test_and_seed_routes(self):
+        owner = "+14155550901"
+        user = self.new_user(owner)
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"user_id": user})
+        self.assertEqual(st, 200, b)
+        n = b["notification"]
+        self.assertEqual((n["state"], n["channel"], n["to"], n["stage"]),
+                         ("accepted", "sms", owner, "test"))
+        self.assertTrue(n["provider_sid"].startswith("SM"))
+        st, _, b = self.srv.request("POST", "/v1/notify/test",
+                                    {"user_id": user, "channel": "call"})
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["notification"]["provider_sid"].startswith("CA"))
+        st, _, b = self.srv.request("POST", "/notify/send_sms",
+                                    query={"user_id": user, "message": "hello & <b>"})
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["sid"].startswith("SM"))
+        self.assertEqual(b["message"], "SMS sent successfully")
+        self.assertEqual(self.fake.find(b["sid"]).form["Body"], "hello & <b>")
+        st, _, b = self.srv.request("POST", "/notify/make_call", query={"user_id": user})
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["sid"].startswith("CA"))
+        # Bad input.
+        for body in ({"channel": "fax", "user_id": user}, {"user_id": 5}, [], {"x": 1}):
+            st, _, b = self.srv.request("POST", "/v1/notify/test", body)
+            self.assertEqual(st, 422, body)
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {})
+        self.assertEqual(st, 422, b)  # the admin token names no user
+        st, _, b = self.srv.request("POST", "/notify/send_sms", query={"user_id": user})
+        self.assertEqual(st, 400, b)
+        st, _, b = self.srv.request("POST", "/v1/notify/test",
+                                    {"user_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
+        self.assertEqual(st, 404, b)
+
+    def test_provider_refusal_is_reported(self):
+        bad = "+14155550999"
+        self.fake.invalid_number(bad)
+        user = self.new_user(bad)
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"user_id": user})
+        self.assertEqual(st, 422, b)
+        self.assertEqual(b["error"]["notification"]["error_code"], 21211)
+
+    def test_user_without_phone(self):
+        st, _, b = self.srv.request("POST", "/v1/users", {"name": "No Phone"})
+        self.assertEqual(st, 201, b)
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"user_id": b["id"]})
+        self.assertEqual(st, 422, b)
+
+    def test_device_notify_settings(self):
+        user = self.new_user("+14155550911")
+        dev = self.new_device(user)
+        st, _, b = self.srv.request("GET", "/v1/devices/" + dev)
+        self.assertEqual(b["notify"]["escalate_after_s"], 300)
+        self.assertEqual(b["notify"]["fresh_s"], 600)
+        st, _, b = self.srv.request("PATCH", "/v1/devices/" + dev,
+                                    {"notify": {"escalate_after_s": 120, "calls": False}})
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["notify"]["escalate_after_s"], b["notify"]["calls"]), (120, False))
+        for bad in ({"escalate_after_s": 0}, {"calls": "yes"}, {"nope": 1}, [],
+                    {"max_reminders": 1000}):
+            st, _, b = self.srv.request("PATCH", "/v1/devices/" + dev, {"notify": bad})
+            self.assertEqual(st, 422, bad)
+
+
+class RestartTest(unittest.TestCase):
+    def test_kill_9_with_pending_notifications_resumes(self):
+        owner = "+14155551001"
+        with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
+            srv = Server(env=twilio_env(fake))
+            try:
+                st, _, b = srv.request("POST", "/v1/users", {"name": "R", "phone": owner})
+                user = b["id"]
+                dev = uid("rk")
+                srv.create_device(dev, owner=user, notify={"escalate_after_s": 600,
+                                                           "calls": False})
+                # The provider is down: the SMS stays pending, retried.
+                fake.fail_next(1000, status=503, kind="sms")
+                srv.post_readings({"device_id": dev, "co_ppm": 150})
+                fake.wait_for(lambda r: r.kind == "sms" and r.status == 503, timeout=10)
+                srv.kill()
+                fake.reset_behaviour()
+                srv.start()
+                fake.wait_for(lambda r: r.kind == "sms" and r.status == 201, timeout=20)
+                time.sleep(1)
+                self.assertEqual(len([r for r in fake.accepted("sms")
+                                      if r.form["To"] == owner]), 1)
+                # Restarted again once accepted: not sent twice.
+                srv.kill()
+                srv.start()
+                time.sleep(2)
+                self.assertEqual(len([r for r in fake.accepted("sms")
+                                      if r.form["To"] == owner]), 1)
+            finally:
+                srv.cleanup()
+
+    def test_crash_during_the_provider_call_is_recorded(self):
+        owner = "+14155551011"
+        with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
+            srv = Server(env=twilio_env(fake))
+            try:
+                st, _, b = srv.request("POST", "/v1/users", {"name": "R", "phone": owner})
+                dev = uid("rk")
+                srv.create_device(dev, owner=b["id"], notify={"escalate_after_s": 600,
+                                                              "calls": False})
+                fake.hang_next(1, seconds=60, then="answer", kind="sms")
+                srv.post_readings({"device_id": dev, "co_ppm": 150})
+                fake.wait_for(lambda r: r.kind == "sms" and r.behaviour == "hang", timeout=10)
+                srv.kill()  # the request is with the provider
+                fake.reset_behaviour()
+                srv.start()
+                fake.wait_for(lambda r: r.kind == "sms" and r.status == 201
+                              and r.behaviour == "normal", timeout=20)
+                st, _, b = srv.request("GET", "/v1/alerts", query={"device_id": dev})
+                a = b["alerts"][0]
+                deadline = time.time() + 10
+                while time.time() < deadline:
+                    st, _, a = srv.request("GET", "/v1/alerts/%d" % a["id"])
+                    if a["notifications"][0]["state"] == "accepted":
+                        break
+                    time.sleep(0.1)
+                n = a["notifications"][0]
+                self.assertEqual(n["state"], "accepted")
+                self.assertTrue(n["maybe_duplicate"])
+            finally:
+                srv.cleanup()
+
+
+class NoProviderTest(unittest.TestCase):
+    def test_no_account_keeps_pending_and_webhooks_refuse(self):
+        srv = Server()
+        try:
+            st, _, b = srv.request("POST", "/v1/users", {"name": "N", "phone": "+14155551101"})
+            st, _, b = srv.request("POST", "/v1/notify/test", {"user_id": b["id"]})
+            self.assertEqual(st, 202, b)
+            self.assertEqual(b["notification"]["state"], "pending")
+            self.assertIn("no Twilio account", b["notification"]["last_error"])
+            st, _, b = srv.request("POST", "/twilio/inbound", "From=%2B1&Body=ACK", token=None,
+                                   headers={"Content-Type":
+                                            "application/x-www-form-urlencoded"})
+            self.assertEqual(st, 403, b)
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    main()
