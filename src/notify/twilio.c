@@ -29,6 +29,7 @@ struct twilio {
 struct reply {
     struct buf body;
     bool truncated;       /* the body went over TWILIO_MAX_REPLY */
+    bool incomplete;      /* the transfer failed after the status line */
     char retry_after[64]; /* the header's value, "" if none */
     char date[64];
 };
@@ -261,7 +262,7 @@ static void classify_http(struct twilio_result *r, const struct reply *rep)
 {
     json_t *j = NULL;
     long st = r->http_status;
-    if (!rep->truncated && rep->body.len)
+    if (!rep->truncated && !rep->incomplete && rep->body.len)
         j = json_loadb(rep->body.data, rep->body.len, 0, NULL);
     if (st >= 200 && st < 300) {
         const char *sid = json_string_value(json_object_get(j, "sid"));
@@ -274,9 +275,10 @@ static void classify_http(struct twilio_result *r, const struct reply *rep)
                 sanitize(r->status, sizeof r->status, status);
         } else {
             /* The provider said yes: resending could duplicate the alarm. */
-            set_message(r, rep->truncated ? "accepted, but the reply was too large to read"
-                           : j            ? "accepted, but the reply has no valid sid"
-                                          : "accepted, but the reply is not JSON");
+            set_message(r, rep->truncated    ? "accepted, but the reply was too large to read"
+                           : rep->incomplete ? "accepted, but the reply was cut off"
+                           : j               ? "accepted, but the reply has no valid sid"
+                                             : "accepted, but the reply is not JSON");
         }
         goto out;
     }
@@ -376,7 +378,11 @@ static void post(struct twilio *t, const char *what, const struct buf *form,
     curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent_bytes);
     r->http_status = status;
     r->retry_after_ms = retry_after_ms(&rep);
-    if (status >= 100 && (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && rep.truncated)))
+    /* A 2xx status line means the provider took it, whatever happened to
+     * the rest of the reply (too large, cut off, timed out). */
+    rep.incomplete = rc != CURLE_OK && !rep.truncated;
+    if (status >= 100 && (rc == CURLE_OK || (status >= 200 && status < 300) ||
+                          (rc == CURLE_WRITE_ERROR && rep.truncated)))
         classify_http(r, &rep);
     else
         classify_curl(r, rc, sent_bytes > 0 || status > 0);
