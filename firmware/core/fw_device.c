@@ -419,7 +419,8 @@ static void uplink(struct fw_device *d, int64_t now_ms)
         if (ra > delay)
             delay = ra;
         d->next_send_ms = now_ms + delay;
-        log_msg(d, FW_LOG_WARN, "upload failed; retry in ms, status", NULL, status);
+        log_msg(d, FW_LOG_WARN, "upload failed: HTTP status (negative: no answer)", NULL, status);
+        log_msg(d, FW_LOG_INFO, "next upload try in ms", NULL, delay);
     }
 }
 

@@ -55,6 +55,7 @@ struct fake {
     int saves;
     uint32_t rng;
     bool budget_ok;
+    int logs;
 };
 
 static double ppm_const(struct fake *f, int64_t t)
@@ -193,6 +194,15 @@ static int http_post(void *ctx, const char *path, const struct fw_http_header *h
     return 201;
 }
 
+static void log_line(void *ctx, enum fw_log_level level, const char *msg, const char *detail,
+                     int64_t value)
+{
+    struct fake *f = ctx;
+    assert_non_null(msg);
+    assert_true(level >= FW_LOG_DEBUG && level <= FW_LOG_ERROR);
+    f->logs++;
+}
+
 static struct fw_port port_of(struct fake *f)
 {
     return (struct fw_port){.ctx = f,
@@ -204,7 +214,8 @@ static struct fw_port port_of(struct fake *f)
                             .nvs_load = nvs_load,
                             .nvs_save = nvs_save,
                             .http_post = http_post,
-                            .random = rnd};
+                            .random = rnd,
+                            .log = log_line};
 }
 
 static void fake_init(struct fake *f, struct fw_device *dev)
@@ -530,6 +541,7 @@ static void test_link_down_one_hour(void **state)
     for (int i = 0; i < f.nrx; i++)
         assert_int_equal(f.rx_ts[i], WALL0 + (i + 1) * CYCLE);
     assert_true(f.budget_ok);
+    assert_true(f.logs > f.fails); /* each failure is logged */
     free(d);
 }
 
