@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 # Style by machine: the C sources must be clang-formatted (.clang-format).
-clang-format --dry-run --Werror src/*.c src/*/*.c src/*.h src/*/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+clang-format --dry-run --Werror src/*.c src/*/*.c src/*.h src/*/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
+    firmware/core/*.c firmware/core/*.h firmware/esp32/main/*.c
 scripts/build.sh build -DCARBON_WERROR=ON
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 scripts/build.sh build-asan -DCARBON_WERROR=ON -DCARBON_SANITIZE=ON

@@ -1,0 +1,727 @@
+/* test_fw_device.c - the whole firmware core (firmware/core/fw_device.c) on a
+ * fake port with simulated time: warm-up, clean-air calibration and its
+ * persistence, readings with the peak, the local alarm with no network under
+ * a fast leak, the offline buffer across an hour without link (everything
+ * delivered exactly once, oldest first), batch caps, refused readings,
+ * backoff and Retry-After, the heater budget around uploads, a late wall
+ * clock, and many devices in one process. */
+#include "fw_device.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define CYCLE (150 * SEC)
+#define WALL0 1795622400000LL /* 2026-11-25T16:00:00Z at step time 0 */
+#define MAXRX 4096
+
+/* The world around one device: a sensor with its own true R0, a clock, a
+ * server that can be down, and a log of everything the device did. */
+struct fake {
+    struct fw_device *dev;
+    int64_t now;
+    double (*ppm_at)(struct fake *f, int64_t t);
+    double ppm; /* for ppm_const */
+    struct mq7_calibration sensor;
+    int adc_mode; /* 0 normal, 1 fails, 2 pinned low */
+    int adc_reads;
+    enum fw_heater_level heater;
+    int heater_sets;
+    enum fw_output out;
+    int out_sets;
+    int64_t first_critical, first_warning;
+    bool have_wall;
+    bool link_up;
+    int status_up; /* answer when up (201) */
+    uint32_t retry_after;
+    int64_t poison_ts; /* a batch holding this ts gets 422 */
+    int posts, fails;
+    int64_t post_at[1024];
+    uint32_t max_batch;
+    int64_t rx_ts[MAXRX];
+    double rx_ppm[MAXRX];
+    int nrx;
+    struct fw_persist nvs;
+    bool nvs_has;
+    int saves;
+    uint32_t rng;
+    bool budget_ok;
+    int logs;
+};
+
+static double ppm_const(struct fake *f, int64_t t)
+{
+    return f->ppm;
+}
+
+static void set_heater(void *ctx, enum fw_heater_level level)
+{
+    struct fake *f = ctx;
+    f->heater = level;
+    f->heater_sets++;
+}
+
+static bool read_adc(void *ctx, uint32_t *raw)
+{
+    struct fake *f = ctx;
+    f->adc_reads++;
+    if (f->adc_mode == 1)
+        return false;
+    if (f->adc_mode == 2) {
+        *raw = 0;
+        return true;
+    }
+    double ppm = f->ppm_at(f, f->now);
+    mq7_ppm_to_raw(&f->sensor, ppm > 0.05 ? ppm : 0.05, raw);
+    return true;
+}
+
+static void set_output(void *ctx, enum fw_output level)
+{
+    struct fake *f = ctx;
+    f->out = level;
+    f->out_sets++;
+    if (level == FW_OUT_CRITICAL && f->first_critical < 0)
+        f->first_critical = f->now;
+    if (level >= FW_OUT_WARNING && f->first_warning < 0)
+        f->first_warning = f->now;
+}
+
+static bool wall_ms(void *ctx, int64_t *ms)
+{
+    struct fake *f = ctx;
+    if (!f->have_wall)
+        return false;
+    *ms = WALL0 + f->now;
+    return true;
+}
+
+static unsigned read_env(void *ctx, double *t, double *h)
+{
+    *t = 21.5;
+    *h = 40;
+    return FW_RD_TEMP | FW_RD_HUM;
+}
+
+static bool nvs_load(void *ctx, struct fw_persist *p)
+{
+    struct fake *f = ctx;
+    if (f->nvs_has)
+        *p = f->nvs;
+    return f->nvs_has;
+}
+
+static bool nvs_save(void *ctx, const struct fw_persist *p)
+{
+    struct fake *f = ctx;
+    f->nvs = *p;
+    f->nvs_has = true;
+    f->saves++;
+    return true;
+}
+
+static uint32_t rnd(void *ctx)
+{
+    struct fake *f = ctx;
+    f->rng = f->rng * 1103515245u + 12345u;
+    return f->rng >> 8;
+}
+
+/* Reads the readings of a body: each "ts" and "co_ppm". */
+static int parse_body(const char *body, int64_t *ts, double *ppm, int max)
+{
+    int n = 0;
+    for (const char *p = body; (p = strstr(p, "\"ts\":")) != NULL && n < max; n++) {
+        p += 5;
+        char *end;
+        double sec = strtod(p, &end);
+        ts[n] = llround(sec * 1000);
+        const char *q = strstr(end, "\"co_ppm\":");
+        const char *next = strstr(end, "\"ts\":");
+        ppm[n] = q && (!next || q < next) ? strtod(q + 9, NULL) : -1;
+    }
+    return n;
+}
+
+static int http_post(void *ctx, const char *path, const struct fw_http_header *h, size_t nh,
+                     const char *body, size_t len, uint32_t *retry_after_s)
+{
+    struct fake *f = ctx;
+    assert_string_equal(path, "/v1/readings");
+    assert_int_equal(nh, 2);
+    assert_string_equal(h[0].name, "Authorization");
+    assert_string_equal(h[0].value, "Bearer cbk_test-key");
+    assert_string_equal(h[1].name, "Content-Type");
+    assert_string_equal(h[1].value, "application/json");
+    assert_int_equal(strlen(body), len);
+    assert_true(body[0] == '[' && body[len - 1] == ']');
+    /* Never a POST that could hold up the heater's next switch or sample. */
+    if (fw_heater_until_next(&f->dev->heater, f->now) < f->dev->cfg.http_budget_ms)
+        f->budget_ok = false;
+    if (f->posts < 1024)
+        f->post_at[f->posts] = f->now;
+    f->posts++;
+    if (!f->link_up) {
+        f->fails++;
+        return -1;
+    }
+    int64_t ts[1000];
+    double ppm[1000];
+    int n = parse_body(body, ts, ppm, 1000);
+    assert_true(n >= 1);
+    if ((uint32_t)n > f->max_batch)
+        f->max_batch = (uint32_t)n;
+    if (f->status_up != 201) {
+        *retry_after_s = f->retry_after;
+        return f->status_up;
+    }
+    for (int i = 0; i < n; i++)
+        if (ts[i] == f->poison_ts)
+            return 422;
+    for (int i = 0; i < n && f->nrx < MAXRX; i++) {
+        f->rx_ts[f->nrx] = ts[i];
+        f->rx_ppm[f->nrx++] = ppm[i];
+    }
+    return 201;
+}
+
+static void log_line(void *ctx, enum fw_log_level level, const char *msg, const char *detail,
+                     int64_t value)
+{
+    struct fake *f = ctx;
+    assert_non_null(msg);
+    assert_true(level >= FW_LOG_DEBUG && level <= FW_LOG_ERROR);
+    f->logs++;
+}
+
+static struct fw_port port_of(struct fake *f)
+{
+    return (struct fw_port){.ctx = f,
+                            .set_heater = set_heater,
+                            .read_adc = read_adc,
+                            .set_alarm_output = set_output,
+                            .wall_ms = wall_ms,
+                            .read_env = read_env,
+                            .nvs_load = nvs_load,
+                            .nvs_save = nvs_save,
+                            .http_post = http_post,
+                            .random = rnd,
+                            .log = log_line};
+}
+
+static void fake_init(struct fake *f, struct fw_device *dev)
+{
+    memset(f, 0, sizeof *f);
+    f->dev = dev;
+    f->ppm_at = ppm_const;
+    f->ppm = 0.5;
+    mq7_calibration_default(&f->sensor);
+    f->have_wall = true;
+    f->link_up = true;
+    f->status_up = 201;
+    f->first_critical = f->first_warning = -1;
+    f->rng = 42;
+    f->budget_ok = true;
+}
+
+static void config(struct fw_config *c)
+{
+    fw_config_default(c);
+    strcpy(c->device_id, "kitchen-1");
+    strcpy(c->api_key, "cbk_test-key");
+    c->warmup_first_ms = 10 * MIN; /* most tests: a short first preheat */
+}
+
+static void start(struct fake *f, struct fw_device *dev, const struct fw_config *c)
+{
+    struct fw_port p = port_of(f);
+    assert_null(fw_device_init(dev, c, &p, f->now));
+}
+
+static void run_until(struct fake *f, int64_t t1, int64_t step)
+{
+    for (; f->now <= t1; f->now += step)
+        fw_step(f->dev, f->now);
+    f->now -= step;
+}
+
+static struct fw_device *new_dev(void)
+{
+    struct fw_device *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    return d;
+}
+
+/* Every received ts is distinct, in increasing order. */
+static void assert_rx_once_in_order(const struct fake *f)
+{
+    for (int i = 1; i < f->nrx; i++)
+        assert_true(f->rx_ts[i] > f->rx_ts[i - 1]);
+}
+
+static void test_config(void **state)
+{
+    struct fw_config c;
+    config(&c);
+    assert_null(fw_config_check(&c));
+    struct fw_config b = c;
+    b.batch_max = FW_BATCH_MAX + 1;
+    assert_non_null(strstr(fw_config_check(&b), "1000"));
+    b = c;
+    b.batch_max = 0;
+    assert_non_null(fw_config_check(&b));
+    b = c;
+    strcpy(b.device_id, "bad id");
+    assert_non_null(strstr(fw_config_check(&b), "device_id"));
+    b = c;
+    strcpy(b.api_key, "key\r\nX-Evil: 1");
+    assert_non_null(strstr(fw_config_check(&b), "api_key"));
+    b = c;
+    b.adc_burst = 4;
+    assert_non_null(fw_config_check(&b));
+    b = c;
+    b.mq7.r0_ohm = -1;
+    assert_non_null(strstr(fw_config_check(&b), "r0_ohm"));
+    b = c;
+    b.alarm.warn_ppm = 60;
+    assert_non_null(fw_config_check(&b));
+    b = c;
+    b.ring_cap = FW_RING_CAP + 1;
+    assert_non_null(fw_config_check(&b));
+
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_port p = port_of(&f);
+    p.read_adc = NULL;
+    assert_non_null(fw_device_init(d, &c, &p, 0));
+    b = c;
+    b.batch_max = 0;
+    p = port_of(&f);
+    assert_non_null(fw_device_init(d, &b, &p, 0));
+    free(d);
+}
+
+static void test_warmup_and_preheat(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 48 * HOUR; /* the datasheet's preheat */
+    f.ppm = 200;                   /* a leak during preheat is not acted on (documented) */
+    start(&f, d, &c);
+    assert_true(fw_warming_up(d, 0));
+    run_until(&f, 48 * HOUR - SEC, SEC);
+    const struct fw_reading *r = fw_last_reading(d);
+    assert_non_null(r);
+    assert_true(r->flags & FW_RD_WARMUP);
+    assert_true(r->flags & FW_RD_UNCAL);
+    assert_int_equal(f.out, FW_OUT_OFF);
+    assert_int_equal(fw_pending(d), 0); /* warm-up readings are not sent */
+    assert_int_equal(f.posts, 0);
+    assert_int_equal(fw_get_stats(d)->readings, 48 * 24 - 1); /* the 1152nd is at 48 h */
+    assert_false(f.nvs_has);
+    /* 48 h: warm, the preheat is remembered, readings count. */
+    run_until(&f, 48 * HOUR + 10 * MIN, SEC);
+    assert_false(fw_warming_up(d, f.now));
+    assert_true(f.nvs_has);
+    assert_true(f.nvs.flags & FW_PERSIST_PREHEATED);
+    r = fw_last_reading(d);
+    assert_false(r->flags & FW_RD_WARMUP);
+    assert_true(fabs(r->ppm - 200) < 8);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_true(f.nrx >= 3);
+
+    /* Reboot: only the short warm-up (two cycles). */
+    f.now = 0;
+    f.ppm = 0.5;
+    start(&f, d, &c);
+    assert_true(fw_warming_up(d, 5 * MIN - 1));
+    assert_false(fw_warming_up(d, 5 * MIN));
+    /* With send_warmup the flagged readings go out too. */
+    c.send_warmup = true;
+    f.nvs_has = false;
+    start(&f, d, &c);
+    run_until(&f, 3 * MIN, SEC);
+    assert_int_equal(fw_get_stats(d)->queued, 1);
+    free(d);
+}
+
+static void test_calibration(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.sensor.r0_ohm = 5000; /* this sensor; the device assumes 10 kOhm */
+    struct fw_config c;
+    config(&c);
+    start(&f, d, &c);
+    /* Clean air: Rs = 27.5 * R0. */
+    f.ppm = mq7_ratio_to_ppm(&f.sensor, MQ7_CLEAN_AIR_RATIO);
+    assert_false(fw_calibrate_start(d, f.now)); /* refused while warming up */
+    run_until(&f, 11 * MIN, SEC);
+    assert_true(fw_calibrate_start(d, f.now));
+    assert_false(fw_calibrate_start(d, f.now)); /* one at a time */
+    assert_int_equal(fw_calibration_state(d), FW_CAL_RUNNING);
+    run_until(&f, f.now + 10 * CYCLE, SEC);
+    assert_int_equal(fw_calibration_state(d), FW_CAL_DONE);
+    assert_true(fabs(d->cal.r0_ohm - 5000) < 50);
+    assert_true(f.nvs_has && (f.nvs.flags & FW_PERSIST_CALIBRATED));
+    assert_true(f.nvs.r0_ohm == d->cal.r0_ohm);
+    /* Now 100 ppm reads as 100 ppm. */
+    f.ppm = 100;
+    run_until(&f, f.now + 2 * CYCLE, SEC);
+    assert_true(fabs(fw_last_reading(d)->ppm - 100) < 3);
+    assert_false(fw_last_reading(d)->flags & FW_RD_UNCAL);
+
+    /* After a reboot the saved R0 is used. */
+    f.now = 0;
+    start(&f, d, &c);
+    assert_true(fabs(d->cal.r0_ohm - 5000) < 50);
+    /* A corrupt record is ignored. */
+    f.nvs.r0_ohm = -3;
+    start(&f, d, &c);
+    assert_true(d->cal.r0_ohm == c.mq7.r0_ohm);
+
+    /* A fault during calibration fails it and keeps R0. */
+    f.nvs_has = false;
+    start(&f, d, &c);
+    run_until(&f, 11 * MIN, SEC);
+    assert_true(fw_calibrate_start(d, f.now));
+    f.adc_mode = 2;
+    run_until(&f, f.now + 2 * CYCLE, SEC);
+    assert_int_equal(fw_calibration_state(d), FW_CAL_FAILED);
+    assert_true(d->cal.r0_ohm == c.mq7.r0_ohm);
+    free(d);
+}
+
+static double spike(struct fake *f, int64_t t)
+{
+    /* 80 ppm during one heater cycle out of three, else 5 ppm. */
+    return (t / CYCLE) % 3 == 1 ? 80 : 5;
+}
+
+static void test_aggregation_keeps_peak(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.ppm_at = spike;
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.report_interval_ms = 3 * CYCLE;
+    start(&f, d, &c);
+    run_until(&f, 2 * HOUR, SEC);
+    const struct fw_stats *s = fw_get_stats(d);
+    assert_int_equal(s->samples, 48);
+    assert_int_equal(s->readings, 16);
+    assert_int_equal(f.nrx, 16);
+    for (int i = 0; i < f.nrx; i++)
+        assert_true(fabs(f.rx_ppm[i] - 80) < 3); /* the peak, not the mean */
+    const struct fw_reading *r = fw_last_reading(d);
+    assert_int_equal(r->nsamples, 3);
+    assert_true(fabs(r->mean_ppm - 30) < 2);
+    assert_true(r->flags & FW_RD_TEMP);
+    /* Readings are stamped at their last sample, 450 s apart. */
+    for (int i = 1; i < f.nrx; i++)
+        assert_int_equal(f.rx_ts[i] - f.rx_ts[i - 1], 3 * CYCLE);
+    assert_int_equal(f.rx_ts[0], WALL0 + 3 * CYCLE);
+    free(d);
+}
+
+static double leak(struct fake *f, int64_t t)
+{
+    /* Clean until 20 min, then +40 ppm a minute. */
+    return t < 20 * MIN ? 1 : 1 + (double)(t - 20 * MIN) / MIN * 40;
+}
+
+static void test_local_alarm_without_network(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.ppm_at = leak;
+    struct fw_config c;
+    config(&c);
+    struct fw_port p = port_of(&f);
+    p.http_post = NULL; /* no network at all */
+    p.wall_ms = NULL;
+    assert_null(fw_device_init(d, &c, &p, 0));
+    run_until(&f, 40 * MIN, 250);
+    /* 50 ppm is reached at 21:13; the next sample (cycles end at 150 s
+     * multiples minus 0.5 s) is at 22:29.5 and must raise the alarm. */
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_true(f.first_critical >= 21 * MIN && f.first_critical <= 22 * MIN + 30 * SEC);
+    assert_true(f.first_warning <= f.first_critical);
+    assert_int_equal(fw_output_level(d), FW_OUT_CRITICAL);
+    /* At these levels the alarm cannot be muted. */
+    assert_int_equal(fw_mute(d, f.now, 5 * MIN), ALARM_MUTE_TOO_HIGH);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    free(d);
+}
+
+static void test_mute_and_fault_output(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.ppm = 60;
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    start(&f, d, &c);
+    run_until(&f, 3 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_int_equal(fw_mute(d, f.now, 5 * MIN), ALARM_MUTE_OK);
+    assert_int_equal(f.out, FW_OUT_OFF);
+    run_until(&f, f.now + 6 * MIN, SEC); /* the mute ends: re-armed */
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+
+    /* A sensor pinned at the bottom rail: a fault, shown, and sent as a raw
+     * count without ppm. */
+    fake_init(&f, d);
+    config(&c);
+    c.warmup_first_ms = 0;
+    start(&f, d, &c);
+    f.adc_mode = 2;
+    run_until(&f, 2 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_FAULT);
+    assert_true(fw_last_reading(d)->flags & FW_RD_FAULT);
+    assert_int_equal(fw_last_reading(d)->status, MQ7_E_RAIL_LOW);
+    assert_true(f.nrx >= 1 && f.rx_ppm[0] < 0);
+    /* An ADC that fails to read is a fault too. */
+    f.adc_mode = 1;
+    run_until(&f, f.now + CYCLE, SEC);
+    assert_true(fw_last_reading(d)->flags & FW_RD_ADC_ERR);
+    assert_true(fw_get_stats(d)->faults >= 3);
+    free(d);
+}
+
+static void test_link_down_one_hour(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.ppm = 3;
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    start(&f, d, &c);
+    f.link_up = false;
+    run_until(&f, HOUR, SEC);
+    assert_int_equal(f.nrx, 0);
+    assert_int_equal(fw_pending(d), 24);
+    assert_true(f.fails >= 5);
+    /* The retries back off: gaps grow, and never beyond 10 min. */
+    for (int i = 2; i < f.posts && i < 1024; i++)
+        assert_true(f.post_at[i] - f.post_at[i - 1] <= 10 * MIN + 20 * SEC);
+    assert_true(f.post_at[f.posts - 1] - f.post_at[f.posts - 2] > f.post_at[2] - f.post_at[1]);
+    f.link_up = true;
+    run_until(&f, 2 * HOUR, SEC);
+    /* Everything made in two hours arrived exactly once, oldest first. */
+    const struct fw_stats *s = fw_get_stats(d);
+    assert_int_equal(s->queued, 48);
+    assert_int_equal(f.nrx, 48);
+    assert_int_equal(s->sent, 48);
+    assert_int_equal(fw_pending(d), 0);
+    assert_int_equal(fw_dropped(d), 0);
+    assert_rx_once_in_order(&f);
+    for (int i = 0; i < f.nrx; i++)
+        assert_int_equal(f.rx_ts[i], WALL0 + (i + 1) * CYCLE);
+    assert_true(f.budget_ok);
+    assert_true(f.logs > f.fails); /* each failure is logged */
+    free(d);
+}
+
+static void test_batch_caps_and_overflow(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.batch_max = 7;
+    c.ring_cap = 20;
+    start(&f, d, &c);
+    f.link_up = false;
+    run_until(&f, HOUR, SEC); /* 24 readings into 20 slots */
+    assert_int_equal(fw_pending(d), 20);
+    assert_int_equal(fw_dropped(d), 4);
+    f.link_up = true;
+    f.posts = 0;
+    run_until(&f, HOUR + 15 * MIN, SEC);
+    assert_true(f.max_batch <= 7);
+    assert_int_equal(fw_pending(d), 0);
+    /* The oldest were dropped (4, and more while the retry waited); the
+     * rest came once, in order, with nothing missing after the first. */
+    assert_true(fw_dropped(d) >= 4);
+    assert_int_equal(f.rx_ts[0], WALL0 + (1 + fw_dropped(d)) * CYCLE);
+    assert_int_equal(f.nrx, fw_get_stats(d)->queued - fw_dropped(d));
+    for (int i = 0; i < f.nrx; i++)
+        assert_int_equal(f.rx_ts[i], f.rx_ts[0] + i * CYCLE);
+    assert_rx_once_in_order(&f);
+
+    /* The server's cap: with batch_max 1000 a batch still never exceeds
+     * 1000, and here the 16 KiB body is the tighter limit. */
+    fake_init(&f, d);
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.batch_max = FW_BATCH_MAX;
+    c.report_interval_ms = 1; /* one reading per cycle */
+    start(&f, d, &c);
+    f.link_up = false;
+    run_until(&f, 12 * HOUR, 5 * SEC);
+    assert_int_equal(fw_pending(d), 288);
+    f.link_up = true;
+    run_until(&f, 13 * HOUR, 5 * SEC);
+    assert_int_equal(fw_pending(d), 0);
+    assert_int_equal(f.nrx, 312);
+    assert_true(f.max_batch > 1 && f.max_batch <= FW_BATCH_MAX);
+    assert_true(f.max_batch * 60 < FW_BODY_CAP);
+    assert_rx_once_in_order(&f);
+    free(d);
+}
+
+static void test_refused_reading_isolated(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    start(&f, d, &c);
+    f.link_up = false;
+    run_until(&f, HOUR, SEC);
+    f.poison_ts = WALL0 + 10 * CYCLE; /* the 10th reading */
+    f.link_up = true;
+    run_until(&f, HOUR + 10 * MIN, SEC);
+    const struct fw_stats *s = fw_get_stats(d);
+    assert_int_equal(s->rejected, 1);
+    assert_int_equal(fw_pending(d), 0);
+    assert_int_equal(f.nrx, 23 + 4); /* all but the refused one, then 4 more */
+    for (int i = 0; i < f.nrx; i++)
+        assert_true(f.rx_ts[i] != f.poison_ts);
+    assert_rx_once_in_order(&f);
+    free(d);
+}
+
+static void test_retry_after_and_auth(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    start(&f, d, &c);
+    f.status_up = 429;
+    f.retry_after = 1200; /* 20 min */
+    run_until(&f, 3 * CYCLE, SEC);
+    assert_int_equal(f.posts, 1);
+    run_until(&f, f.post_at[0] + 20 * MIN - SEC, SEC);
+    assert_int_equal(f.posts, 1);
+    f.status_up = 201;
+    run_until(&f, f.post_at[0] + 22 * MIN, SEC);
+    assert_int_equal(f.posts, 2);
+    assert_int_equal(fw_pending(d), 0);
+
+    /* A wrong key (401) keeps the readings for later. */
+    f.status_up = 401;
+    f.retry_after = 0;
+    run_until(&f, f.now + HOUR, SEC);
+    assert_true(fw_pending(d) >= 20);
+    assert_int_equal(fw_get_stats(d)->rejected, 0);
+    assert_int_equal(fw_get_stats(d)->last_status, 401);
+    f.status_up = 201;
+    run_until(&f, f.now + 15 * MIN, SEC);
+    assert_int_equal(fw_pending(d), 0);
+    assert_rx_once_in_order(&f);
+    free(d);
+}
+
+static void test_late_wall_clock(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    f.have_wall = false; /* no SNTP yet */
+    start(&f, d, &c);
+    run_until(&f, 30 * MIN, SEC);
+    assert_int_equal(f.posts, 0);
+    assert_int_equal(fw_pending(d), 12);
+    f.have_wall = true;
+    run_until(&f, 40 * MIN, SEC);
+    assert_int_equal(fw_pending(d), 0);
+    assert_int_equal(f.nrx, 16);
+    /* Stamped back from the step clock: each at its own time. */
+    for (int i = 0; i < f.nrx; i++)
+        assert_int_equal(f.rx_ts[i], WALL0 + (i + 1) * CYCLE);
+    free(d);
+}
+
+static void test_many_devices(void **state)
+{
+    /* A simulator's view: 20 devices in one process, each with its own
+     * leak, stepped together; nothing shared between them. */
+    enum { N = 20 };
+    struct fake *f = calloc(N, sizeof *f);
+    struct fw_device *d = calloc(N, sizeof *d);
+    assert_non_null(f);
+    assert_non_null(d);
+    for (int i = 0; i < N; i++) {
+        fake_init(&f[i], &d[i]);
+        f[i].ppm = i < N / 2 ? 2 : 100;
+        struct fw_config c;
+        config(&c);
+        c.warmup_first_ms = 0;
+        c.device_id[8] = (char)('a' + i); /* kitchen-a, kitchen-b, ... */
+        start(&f[i], &d[i], &c);
+    }
+    for (int64_t t = 0; t <= HOUR; t += SEC)
+        for (int i = 0; i < N; i++) {
+            f[i].now = t;
+            fw_step(&d[i], t);
+        }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(f[i].nrx, 24);
+        assert_int_equal(f[i].out, i < N / 2 ? FW_OUT_OFF : FW_OUT_CRITICAL);
+    }
+    free(f);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_warmup_and_preheat),
+        cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_aggregation_keeps_peak),
+        cmocka_unit_test(test_local_alarm_without_network),
+        cmocka_unit_test(test_mute_and_fault_output),
+        cmocka_unit_test(test_link_down_one_hour),
+        cmocka_unit_test(test_batch_caps_and_overflow),
+        cmocka_unit_test(test_refused_reading_isolated),
+        cmocka_unit_test(test_retry_after_and_auth),
+        cmocka_unit_test(test_late_wall_clock),
+        cmocka_unit_test(test_many_devices),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
