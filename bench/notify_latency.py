@@ -51,7 +51,7 @@ def main():
         env = {"CARBON_TWILIO_API_BASE": fake.base_url, "CARBON_TWILIO_ACCOUNT_SID": SID,
                "CARBON_TWILIO_AUTH_TOKEN": TOKEN, "CARBON_TWILIO_FROM": "+15005550006",
                "CARBON_PUBLIC_URL": "https://carbon.example.com", "CARBON_LOG_LEVEL": "warn"}
-        srv = Server(env=env)
+        srv = Server(env=env, data_dir=os.environ.get("NOTIFY_DATA"))
         try:
             st, _, u = srv.request("POST", "/v1/users", {"name": "Bench", "phone": OWNER})
             assert st == 201, u
@@ -130,6 +130,8 @@ def main():
                         raise SystemExit("burst: not every SMS arrived")
                 span = max(arrived["Bb%d" % i] for i in range(n)) - tb
                 results["burst"] = ([arrived[k] - sent[k] for k in sent], post)
+                if os.environ.get("NOTIFY_DEBUG"):
+                    print(sorted(round(arrived[k] - tb, 3) for k in sent)[::10])
             finally:
                 stop.set()
                 w.join()

@@ -198,6 +198,8 @@ void api_alerts_ack(struct app *app, struct http_req *req)
         reply_alert_err(req, rc, id);
         return;
     }
+    if (app->notify)
+        notify_poke(app->notify, id); /* escalation stops now */
     http_reply_json(req, 200, alert_json(app, &a));
 }
 

@@ -30,6 +30,7 @@
 /* An alarm event from the sink, or a permanent failure from a sender. */
 struct inbox_item {
     bool failure; /* a sender: message of (alert, stage) failed for good */
+    bool poke;    /* the alert changed (acknowledged): look at it now */
     struct alert a;
     enum alarm_event_type type;
     char device_id[65];
@@ -83,6 +84,9 @@ struct notify_service {
     /* Planner-owned. */
     struct track *tracks;
     size_t ntracks, tracks_cap;
+    struct notification *adds; /* messages of this pass, written together */
+    size_t nadds, adds_cap;
+    int64_t swept_ms; /* last check of every track for acknowledgements */
 };
 
 static int64_t rnd64(void)
@@ -247,31 +251,52 @@ static void compose(const struct who *w, const struct alert *a, int stage, enum 
     buf_free(&b);
 }
 
-/* Writes one message to the outbox and queues it. False if it existed. */
-static bool add_message(struct notify_service *ns, const struct alert *a, const struct who *w,
+/* Adds one message to the planner's pass (written by flush_adds). */
+static void add_message(struct notify_service *ns, const struct alert *a, const struct who *w,
                         int stage, int round, enum notif_channel ch, const char *to, int64_t now_ms)
 {
-    struct notification n = {0};
-    n.alert_id = a->id;
-    snprintf(n.user_id, sizeof n.user_id, "%s",
-             stage == NOTIFY_STAGE_OWNER || stage == NOTIFY_STAGE_HEADS_UP ? w->owner.id : "");
-    n.stage = (uint8_t)stage;
-    n.round = (uint8_t)(round > 255 ? 255 : round);
-    n.channel = (uint8_t)ch;
-    n.state = NOTIF_PENDING;
-    snprintf(n.to, sizeof n.to, "%s", to);
-    compose(w, a, stage, ch, to, n.body, sizeof n.body);
-    n.created_ms = n.next_ms = n.updated_ms = now_ms;
-    cb_err rc = ns->st->ops->notif_add(ns->st, &n);
-    if (rc == CB_ERR_CONFLICT)
-        return false;
-    if (rc != CB_OK) {
-        log_msg(LOG_ERROR, "notify: could not store a message for alarm %lld (%s)",
-                (long long)a->id, cb_strerror(rc));
-        return false;
+    if (!grow((void **)&ns->adds, &ns->adds_cap, ns->nadds, sizeof *ns->adds)) {
+        log_msg(LOG_ERROR,
+                "notify: out of memory: a message for alarm %lld waits for the next pass",
+                (long long)a->id);
+        return;
     }
-    enqueue(ns, n.id, now_ms);
-    return true;
+    struct notification *n = &ns->adds[ns->nadds++];
+    memset(n, 0, sizeof *n);
+    n->alert_id = a->id;
+    snprintf(n->user_id, sizeof n->user_id, "%s",
+             stage == NOTIFY_STAGE_OWNER || stage == NOTIFY_STAGE_HEADS_UP ? w->owner.id : "");
+    n->stage = (uint8_t)stage;
+    n->round = (uint8_t)(round > 255 ? 255 : round);
+    n->channel = (uint8_t)ch;
+    n->state = NOTIF_PENDING;
+    snprintf(n->to, sizeof n->to, "%s", to);
+    compose(w, a, stage, ch, to, n->body, sizeof n->body);
+    n->created_ms = n->next_ms = n->updated_ms = now_ms;
+}
+
+/* Writes the pass's messages in one transaction, then hands the new ones to
+ * the senders (those that existed already were queued when first written). */
+static void flush_adds(struct notify_service *ns)
+{
+    if (!ns->nadds)
+        return;
+    cb_err *rc = calloc(ns->nadds, sizeof *rc);
+    if (!rc || ns->st->ops->notif_add_many(ns->st, ns->adds, ns->nadds, rc) != CB_OK) {
+        log_msg(LOG_ERROR, "notify: out of memory writing %zu messages", ns->nadds);
+    } else {
+        pthread_mutex_lock(&ns->mu);
+        for (size_t i = 0; i < ns->nadds; i++) {
+            if (rc[i] == CB_OK)
+                enqueue_locked(ns, ns->adds[i].id, ns->adds[i].next_ms);
+            else if (rc[i] != CB_ERR_CONFLICT)
+                log_msg(LOG_ERROR, "notify: could not store a message for alarm %lld (%s)",
+                        (long long)ns->adds[i].alert_id, cb_strerror(rc[i]));
+        }
+        pthread_mutex_unlock(&ns->mu);
+    }
+    free(rc);
+    ns->nadds = 0;
 }
 
 /* ---- the planner ---- */
@@ -472,6 +497,11 @@ static void track_add(struct notify_service *ns, const struct alert *a, const ch
 static void handle_item(struct notify_service *ns, const struct inbox_item *it, int64_t now_ms)
 {
     struct track *t = track_find(ns, it->a.id);
+    if (it->poke) {
+        if (t)
+            t->wake_ms = 0;
+        return;
+    }
     if (it->failure) {
         int s = it->stage - NOTIFY_STAGE_OWNER;
         if (t && s >= 0 && s < NOTIFY_PAGING && t->g.open[s] > 0) {
@@ -494,6 +524,37 @@ static void handle_item(struct notify_service *ns, const struct inbox_item *it, 
         track_add(ns, &it->a, it->device_id);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Marks due every track whose alert is no longer active and unacknowledged:
+ * one query for all of them. */
+static void sweep(struct notify_service *ns)
+{
+    if (!ns->ntracks)
+        return;
+    struct alert_filter f = {
+        .kind = -1, .active = 1, .acked = 0, .to = INT64_MAX, .limit = ns->ntracks + 1000};
+    struct alert *v = NULL;
+    size_t n = 0;
+    if (ns->st->ops->alerts_query(ns->st, &f, &v, &n) != CB_OK)
+        return;
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (ids) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = v[i].id;
+        qsort(ids, n, sizeof *ids, cmp_id);
+        for (size_t i = 0; i < ns->ntracks; i++)
+            if (!bsearch(&ns->tracks[i].alert_id, ids, n, sizeof *ids, cmp_id))
+                ns->tracks[i].wake_ms = 0;
+    }
+    free(ids);
+    free(v);
+}
+
 static void *planner_main(void *arg)
 {
     struct notify_service *ns = arg;
@@ -509,10 +570,22 @@ static void *planner_main(void *arg)
         for (size_t i = 0; i < nitems; i++)
             handle_item(ns, &items[i], now);
         free(items);
-        /* Every track once a tick (acknowledgements), and those due now. */
-        int64_t next = now + PLAN_TICK_MS;
+        flush_adds(ns);
+        /* The tracks due now; once a tick every one whose alert is no longer
+         * active and unacknowledged (acknowledged in a way nobody poked). */
+        if (now - ns->swept_ms >= PLAN_TICK_MS || now < ns->swept_ms) {
+            sweep(ns);
+            ns->swept_ms = now;
+        }
+        int64_t next = ns->swept_ms + PLAN_TICK_MS;
         for (size_t i = 0; i < ns->ntracks;) {
             struct track *t = &ns->tracks[i];
+            if (t->wake_ms > now) {
+                if (t->wake_ms < next)
+                    next = t->wake_ms;
+                i++;
+                continue;
+            }
             if (!plan(ns, t, now)) {
                 track_drop(ns, t);
                 continue;
@@ -521,6 +594,7 @@ static void *planner_main(void *arg)
                 next = t->wake_ms;
             i++;
         }
+        flush_adds(ns);
 
         fire_watchers(ns, -1);
         pthread_mutex_lock(&ns->mu);
@@ -863,6 +937,7 @@ void notify_close(struct notify_service *ns)
     free(ns->inbox);
     free(ns->queue);
     free(ns->tracks);
+    free(ns->adds);
     free((char *)ns->cfg.api_base);
     free((char *)ns->cfg.account_sid);
     if (ns->cfg.auth_token) {
@@ -958,6 +1033,13 @@ cb_err notify_status(struct notify_service *ns, const char *sid, const char *sta
     return CB_OK;
 }
 
+void notify_poke(struct notify_service *ns, int64_t alert_id)
+{
+    struct inbox_item it = {.poke = true};
+    it.a.id = alert_id;
+    post_inbox(ns, &it); /* stop the escalation now, not at the next sweep */
+}
+
 cb_err notify_ack_from(struct notify_service *ns, struct alarm_service *alarms, const char *number,
                        const char *who, size_t *n)
 {
@@ -969,12 +1051,11 @@ cb_err notify_ack_from(struct notify_service *ns, struct alarm_service *alarms, 
         return rc;
     for (size_t i = 0; i < k; i++) {
         struct alert a;
-        if (alarm_service_ack(alarms, ids[i], who, ns->now_ms(), &a) == CB_OK)
+        if (alarm_service_ack(alarms, ids[i], who, ns->now_ms(), &a) == CB_OK) {
             (*n)++;
+            notify_poke(ns, ids[i]);
+        }
     }
-    pthread_mutex_lock(&ns->mu);
-    pthread_cond_signal(&ns->plan_cv); /* stop the escalation now, not at the next tick */
-    pthread_mutex_unlock(&ns->mu);
     return CB_OK;
 }
 

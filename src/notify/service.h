@@ -71,6 +71,10 @@ cb_err notify_test(struct notify_service *ns, const char *user_id, const char *t
                    enum notif_channel ch, const char *text, int64_t wait_ms, notify_done_fn done,
                    void *arg, struct notification *out);
 
+/* An alert was acknowledged (or changed) elsewhere: the planner looks at it
+ * now rather than at its once-a-second sweep. */
+void notify_poke(struct notify_service *ns, int64_t alert_id);
+
 /* Webhooks (their signature already checked). */
 /* A delivery status for a message or call sid; CB_ERR_NOT_FOUND if unknown. */
 cb_err notify_status(struct notify_service *ns, const char *sid, const char *status,

@@ -92,6 +92,12 @@ struct sqlite_store {
     sqlite3 *journal;
     sqlite3_stmt *j_insert, *j_delete, *w_exists;
     sqlite3 *writer_main;
+    /* Outbox writes (sqlite_notify.c), committed in groups: concurrent
+     * writers share one transaction (one fsync) instead of one each. */
+    pthread_mutex_t nq_mu;
+    pthread_cond_t nq_cv;
+    struct notif_req *nq_head, **nq_tail;
+    bool nq_leader;
     /* Compactor-owned. */
     sqlite3 *compact_main;
     sqlite3 *compact_journal;
@@ -143,6 +149,7 @@ cb_err sqlite_alarm_load(struct store *st, store_blob_fn states,
                          void (*active)(void *, const struct alert *), void *arg);
 /* Notification outbox (sqlite_notify.c). */
 cb_err sqlite_notif_add(struct store *st, struct notification *n);
+cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n, cb_err *rc);
 cb_err sqlite_notif_update(struct store *st, const struct notification *n);
 cb_err sqlite_notif_status(struct store *st, const char *sid, const char *status, int error_code,
                            int64_t now_ms, struct notification *out);

@@ -104,31 +104,6 @@ static void bind_add(sqlite3_stmt *q, const void *arg)
     bind_text_opt(q, 18, n->last_error);
 }
 
-static void row_id(sqlite3_stmt *q, void *arg)
-{
-    *(int64_t *)arg = sqlite3_column_int64(q, 0);
-}
-
-cb_err sqlite_notif_add(struct store *st, struct notification *n)
-{
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    int64_t id = 0;
-    /* ON CONFLICT DO NOTHING + RETURNING: no row back means it existed. */
-    cb_err rc = admin_run(s,
-                          "INSERT INTO notifications(alert_id, user_id, stage, round, channel,"
-                          " to_number, body, state, attempts, maybe_dup, created_ms, next_ms,"
-                          " sent_ms, updated_ms, sid, provider_status, error_code, last_error)"
-                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                          " ON CONFLICT DO NOTHING RETURNING id",
-                          "notification add", bind_add, n, row_id, &id);
-    if (rc != CB_OK)
-        return rc;
-    if (!id)
-        return CB_ERR_CONFLICT;
-    n->id = id;
-    return CB_OK;
-}
-
 static void bind_update(sqlite3_stmt *q, const void *arg)
 {
     const struct notification *n = arg;
@@ -145,18 +120,130 @@ static void bind_update(sqlite3_stmt *q, const void *arg)
     sqlite3_bind_int64(q, 11, n->id);
 }
 
-cb_err sqlite_notif_update(struct store *st, const struct notification *n)
+/* One outbox write waiting for its group's commit. */
+struct notif_req {
+    bool add;
+    struct notification *n;
+    cb_err rc;
+    bool done;
+    struct notif_req *next;
+};
+
+#define NOTIF_INSERT                                                                               \
+    "INSERT INTO notifications(alert_id, user_id, stage, round, channel, to_number, body, state,"  \
+    " attempts, maybe_dup, created_ms, next_ms, sent_ms, updated_ms, sid, provider_status,"        \
+    " error_code, last_error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"                         \
+    " ON CONFLICT DO NOTHING RETURNING id"
+/* A status callback may have set provider_status first (a fast provider):
+ * an attempt's outcome never erases it. */
+#define NOTIF_UPDATE                                                                               \
+    "UPDATE notifications SET state=?, attempts=?, maybe_dup=?, next_ms=?, sent_ms=?,"             \
+    " updated_ms=?, sid=?, provider_status=coalesce(?8, provider_status),"                         \
+    " error_code=max(?9, error_code), last_error=? WHERE id=?"
+
+static cb_err write_one(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struct notif_req *r)
 {
-    /* A status callback may have set provider_status first (a fast
-     * provider): an attempt's outcome never erases it. */
-    return admin_run((struct sqlite_store *)st,
-                     "UPDATE notifications SET state=?, attempts=?, maybe_dup=?, next_ms=?,"
-                     " sent_ms=?, updated_ms=?, sid=?,"
-                     " provider_status=coalesce(?8, provider_status),"
-                     " error_code=max(?9, error_code), last_error=? WHERE id=?",
-                     "notification update", bind_update, n, NULL, NULL);
+    sqlite3_stmt *q = r->add ? ins : upd;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    (r->add ? bind_add : bind_update)(q, r->n);
+    int step = sqlite3_step(q);
+    if (r->add && step == SQLITE_DONE)
+        return CB_ERR_CONFLICT; /* DO NOTHING: no row back */
+    if (r->add && step == SQLITE_ROW) {
+        r->n->id = sqlite3_column_int64(q, 0);
+        step = sqlite3_step(q);
+    }
+    if (step == SQLITE_DONE)
+        return CB_OK;
+    log_msg(LOG_ERROR, "sqlite (notification write): %s", sqlite3_errmsg(db));
+    return CB_ERR_IO;
 }
 
+/* Writes the requests of list in one transaction, setting each rc. */
+static void commit_group(struct sqlite_store *s, struct notif_req *list)
+{
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    bool ok = false;
+    pthread_mutex_lock(&s->admin_mu);
+    if (sqlite3_prepare_v2(s->main_admin, NOTIF_INSERT, -1, &ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->main_admin, NOTIF_UPDATE, -1, &upd, NULL) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "sqlite (notification write): %s", sqlite3_errmsg(s->main_admin));
+    } else if (sqlite_exec(s->main_admin, "BEGIN IMMEDIATE", "notification write")) {
+        for (struct notif_req *r = list; r; r = r->next)
+            r->rc = write_one(s->main_admin, ins, upd, r);
+        sqlite3_reset(ins);
+        sqlite3_reset(upd);
+        ok = sqlite_exec(s->main_admin, "COMMIT", "notification write");
+        if (!ok)
+            sqlite_exec(s->main_admin, "ROLLBACK", "notification write");
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    pthread_mutex_unlock(&s->admin_mu);
+    for (struct notif_req *r = list; !ok && r; r = r->next) {
+        r->rc = CB_ERR_IO;
+        if (r->add)
+            r->n->id = 0;
+    }
+}
+
+/* Queues one write; the first writer to find no commit in progress commits
+ * everything queued (its own included) while the others wait for it. */
+static cb_err group_write(struct sqlite_store *s, bool add, struct notification *n)
+{
+    struct notif_req me = {add, n, CB_ERR_IO, false, NULL};
+    pthread_mutex_lock(&s->nq_mu);
+    *s->nq_tail = &me;
+    s->nq_tail = &me.next;
+    while (!me.done) {
+        if (s->nq_leader) {
+            pthread_cond_wait(&s->nq_cv, &s->nq_mu);
+            continue;
+        }
+        s->nq_leader = true;
+        struct notif_req *list = s->nq_head;
+        s->nq_head = NULL;
+        s->nq_tail = &s->nq_head;
+        pthread_mutex_unlock(&s->nq_mu);
+        commit_group(s, list);
+        pthread_mutex_lock(&s->nq_mu);
+        /* An owner may return as soon as it sees done: read next first. */
+        for (struct notif_req *r = list, *next; r; r = next) {
+            next = r->next;
+            r->done = true;
+        }
+        s->nq_leader = false;
+        pthread_cond_broadcast(&s->nq_cv);
+    }
+    pthread_mutex_unlock(&s->nq_mu);
+    return me.rc;
+}
+
+cb_err sqlite_notif_add(struct store *st, struct notification *n)
+{
+    return group_write((struct sqlite_store *)st, true, n);
+}
+
+cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n, cb_err *rc)
+{
+    struct notif_req *r = calloc(n ? n : 1, sizeof *r);
+    if (!r)
+        return CB_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        r[i] = (struct notif_req){true, &v[i], CB_ERR_IO, false, i + 1 < n ? &r[i + 1] : NULL};
+    if (n)
+        commit_group((struct sqlite_store *)st, r);
+    for (size_t i = 0; i < n; i++)
+        rc[i] = r[i].rc;
+    free(r);
+    return CB_OK;
+}
+
+cb_err sqlite_notif_update(struct store *st, const struct notification *n)
+{
+    return group_write((struct sqlite_store *)st, false, (struct notification *)n);
+}
 struct status_args {
     const char *sid, *status;
     int error_code;

@@ -237,6 +237,8 @@ struct store_ops {
     /* Notification outbox. notif_add inserts n durably and sets n->id;
      * CB_ERR_CONFLICT if this (alert, stage, round, channel, number) exists. */
     cb_err (*notif_add)(struct store *s, struct notification *n);
+    /* Inserts v[0..n) in one durable transaction; rc[i] as for notif_add. */
+    cb_err (*notif_add_many)(struct store *s, struct notification *v, size_t n, cb_err *rc);
     /* Writes n's state, attempts, times, sid, status and error durably. */
     cb_err (*notif_update)(struct store *s, const struct notification *n);
     /* A status callback: sets provider_status (and error_code when not 0) of

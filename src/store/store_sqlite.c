@@ -607,6 +607,8 @@ static void sq_close(struct store *st)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->qmu);
     pthread_mutex_destroy(&s->admin_mu);
+    pthread_mutex_destroy(&s->nq_mu);
+    pthread_cond_destroy(&s->nq_cv);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->qcv);
     pthread_cond_destroy(&s->compact_cv);
@@ -647,6 +649,7 @@ static const struct store_ops sqlite_ops = {
     .alert_get = sqlite_alert_get,
     .alarm_load = sqlite_alarm_load,
     .notif_add = sqlite_notif_add,
+    .notif_add_many = sqlite_notif_add_many,
     .notif_update = sqlite_notif_update,
     .notif_status = sqlite_notif_status,
     .notif_list = sqlite_notif_list,
@@ -682,6 +685,9 @@ struct store *store_sqlite_open(const char *dir)
     s->base.ops = &sqlite_ops;
     s->lock_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->nq_mu, NULL);
+    pthread_cond_init(&s->nq_cv, NULL);
+    s->nq_tail = &s->nq_head;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
