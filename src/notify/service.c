@@ -50,6 +50,15 @@ struct job {
     int64_t id, due_ms;
 };
 
+/* A status callback that came before its sid was written. */
+#define NOTIFY_EARLY 64
+struct early {
+    char sid[64];
+    char status[32];
+    int error_code;
+    int64_t at_ms;
+};
+
 /* Someone waiting for the first outcome of a message (a test route). */
 struct watcher {
     int64_t id, deadline_ms;
@@ -75,6 +84,8 @@ struct notify_service {
     size_t nqueue, queue_cap;
     struct watcher *watchers;
     size_t nwatchers, watchers_cap;
+    struct early early[NOTIFY_EARLY]; /* a ring */
+    size_t nearly;
     bool stopping;
 
     pthread_t planner;
@@ -130,16 +141,23 @@ static void enqueue(struct notify_service *ns, int64_t id, int64_t due_ms)
     pthread_mutex_unlock(&ns->mu);
 }
 
+static void post_inbox_locked(struct notify_service *ns, const struct inbox_item *it)
+{
+    if (grow((void **)&ns->inbox, &ns->inbox_cap, ns->ninbox, sizeof *ns->inbox))
+        ns->inbox[ns->ninbox++] = *it;
+    else /* the planner's once-a-second sweep and the next start catch up */
+        log_msg(LOG_ERROR, "notify: out of memory; alarm %lld handled late", (long long)it->a.id);
+    pthread_cond_signal(&ns->plan_cv);
+}
+
 static void post_inbox(struct notify_service *ns, const struct inbox_item *it)
 {
     pthread_mutex_lock(&ns->mu);
-    if (grow((void **)&ns->inbox, &ns->inbox_cap, ns->ninbox, sizeof *ns->inbox))
-        ns->inbox[ns->ninbox++] = *it;
-    else /* the planner's once-a-second refresh and the next start catch up */
-        log_msg(LOG_ERROR, "notify: out of memory; alarm %lld handled late", (long long)it->a.id);
-    pthread_cond_signal(&ns->plan_cv);
+    post_inbox_locked(ns, it);
     pthread_mutex_unlock(&ns->mu);
 }
+
+static void sender_took_sid(struct notify_service *ns, const char *sid);
 
 /* Calls the watchers of message id (all, if id is 0 and stopping; those
  * past their deadline if id is -1). */
@@ -787,6 +805,8 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
     }
     if (ns->st->ops->notif_update(ns->st, &n) != CB_OK)
         log_msg(LOG_ERROR, "notify: could not record the outcome of message %lld", (long long)n.id);
+    else if (n.sid[0])
+        sender_took_sid(ns, n.sid);
     if (n.state == NOTIF_PENDING)
         enqueue(ns, n.id, n.next_ms);
     if (n.state == NOTIF_FAILED && alarm_msg) {
@@ -1017,7 +1037,10 @@ cb_err notify_test(struct notify_service *ns, const char *user_id, const char *t
     return CB_OK;
 }
 
-cb_err notify_status(struct notify_service *ns, const char *sid, const char *status, int error_code)
+/* Applies a delivery status to the outbox row with sid (and its effect on
+ * the escalation). Caller holds mu (see notify_status). */
+static cb_err apply_status(struct notify_service *ns, const char *sid, const char *status,
+                           int error_code)
 {
     struct notification n;
     cb_err rc = ns->st->ops->notif_status(ns->st, sid, status, error_code, ns->now_ms(), &n);
@@ -1028,9 +1051,43 @@ cb_err notify_status(struct notify_service *ns, const char *sid, const char *sta
         n.stage <= NOTIFY_STAGE_EMERGENCY && n.round == 0) {
         struct inbox_item it = {.failure = true, .stage = n.stage};
         it.a.id = n.alert_id;
-        post_inbox(ns, &it);
+        post_inbox_locked(ns, &it);
     }
     return CB_OK;
+}
+
+cb_err notify_status(struct notify_service *ns, const char *sid, const char *status, int error_code)
+{
+    /* A fast provider can call back before the sender has written the sid
+     * it answered with: such a status waits in `early` for that write
+     * (sender_took_sid). Both sides hold mu, so none falls in between. */
+    pthread_mutex_lock(&ns->mu);
+    cb_err rc = apply_status(ns, sid, status, error_code);
+    if (rc == CB_ERR_NOT_FOUND) {
+        struct early *e = &ns->early[ns->nearly++ % NOTIFY_EARLY];
+        snprintf(e->sid, sizeof e->sid, "%s", sid);
+        snprintf(e->status, sizeof e->status, "%s", status);
+        e->error_code = error_code;
+        e->at_ms = ns->now_ms();
+    }
+    pthread_mutex_unlock(&ns->mu);
+    return rc;
+}
+
+/* The sender wrote sid: a status that came before it applies now. */
+static void sender_took_sid(struct notify_service *ns, const char *sid)
+{
+    pthread_mutex_lock(&ns->mu);
+    int64_t now = ns->now_ms();
+    for (size_t i = 0; i < NOTIFY_EARLY && i < ns->nearly; i++) {
+        struct early *e = &ns->early[i];
+        if (!e->sid[0] || strcmp(e->sid, sid) != 0)
+            continue;
+        if (now - e->at_ms < 600000)
+            apply_status(ns, e->sid, e->status, e->error_code);
+        e->sid[0] = 0;
+    }
+    pthread_mutex_unlock(&ns->mu);
 }
 
 void notify_poke(struct notify_service *ns, int64_t alert_id)
