@@ -21,6 +21,7 @@ struct app {
     struct ratelimit *login_addr_rl; /* login attempts per client address */
     struct ratelimit *login_acct_rl; /* login attempts per account */
     struct ratelimit *login_all_rl;  /* all logins (Argon2id runs on HTTP threads) */
+    struct ratelimit *notify_rl;     /* test messages per person (they cost money) */
     struct ratelimit *key_rl;        /* requests per key or user (NULL: none) */
     struct ratelimit *addr_rl;       /* requests per client address (NULL: none) */
     const char *cors_origins;        /* comma-separated allow-list ("" : none) */

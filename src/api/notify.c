@@ -7,6 +7,7 @@
 #include "core/jsonv.h"
 #include "core/log.h"
 #include "core/phone.h"
+#include "core/ratelimit.h"
 #include "notify/form.h"
 #include "notify/service.h"
 #include "notify/signature.h"
@@ -103,6 +104,12 @@ static void seed_reply(struct http_req *req, void *arg)
 static void start_test(struct app *app, struct http_req *req, const char *user_id,
                        enum notif_channel ch, const char *text, enum test_shape shape)
 {
+    int retry = 0;
+    if (app->notify_rl && user_id &&
+        !ratelimit_take(app->notify_rl, user_id, 1, app->now_ms(), &retry)) {
+        http_reply_limited(req, retry, "test messages for this person");
+        return;
+    }
     struct test_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         http_reply_error(req, CB_ERR_NOMEM, "out of memory");

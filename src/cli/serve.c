@@ -209,11 +209,14 @@ int cli_serve(int argc, char **argv)
     app.login_acct_rl = ratelimit_new(1.0 / 180, 5, 65536);
     /* All logins: 20/s (each costs ~30 ms of Argon2id on an HTTP thread). */
     app.login_all_rl = ratelimit_new(20, 40, 4);
+    /* Test messages (SMS and calls cost money, and wake people): 10 per
+     * person, then one every 6 minutes. */
+    app.notify_rl = ratelimit_new(10.0 / 3600, 10, 65536);
     /* Request limits (bursts of 10 s worth, at least 20): NULL = none. */
     app.key_rl = ratelimit_new(rate_key, rate_key * 10 > 20 ? rate_key * 10 : 20, 65536);
     app.addr_rl = ratelimit_new(rate_addr, rate_addr * 10 > 20 ? rate_addr * 10 : 20, 65536);
     app.cors_origins = config_get(&cfg, CFG_CORS_ORIGINS);
-    if (!app.login_addr_rl || !app.login_acct_rl || !app.login_all_rl ||
+    if (!app.login_addr_rl || !app.login_acct_rl || !app.login_all_rl || !app.notify_rl ||
         (rate_key > 0 && !app.key_rl) || (rate_addr > 0 && !app.addr_rl))
         goto out;
     http = http_start(&app, host, port, (unsigned)threads, api_routes, api_nroutes);
@@ -236,6 +239,7 @@ out:
     ratelimit_free(app.login_addr_rl);
     ratelimit_free(app.login_acct_rl);
     ratelimit_free(app.login_all_rl);
+    ratelimit_free(app.notify_rl);
     ratelimit_free(app.key_rl);
     ratelimit_free(app.addr_rl);
     registry_close(app.reg);

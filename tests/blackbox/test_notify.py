@@ -400,6 +400,21 @@ class NotifyRoutesTest(NotifyBase):
                                     {"user_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
         self.assertEqual(st, 404, b)
 
+    def test_test_messages_are_limited_per_person(self):
+        user = self.new_user("+14155550921")
+        for i in range(10):
+            st, _, b = self.srv.request("POST", "/notify/send_sms",
+                                        query={"user_id": user, "message": "t%d" % i})
+            self.assertEqual(st, 200, b)
+        st, h, b = self.srv.request("POST", "/v1/notify/test", {"user_id": user})
+        self.assertEqual(st, 429, b)
+        self.assertGreaterEqual(int(h["Retry-After"]), 1)
+        self.assertEqual(len(self.to("+14155550921")), 10)
+        # Another person is not affected.
+        other = self.new_user("+14155550922")
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"user_id": other})
+        self.assertEqual(st, 200, b)
+
     def test_provider_refusal_is_reported(self):
         bad = "+14155550999"
         self.fake.invalid_number(bad)
