@@ -25,6 +25,12 @@ user_id= likewise. Routes without an object whose body names one (a reading's
 device_id, a new device's owner, a manual alarm's device_id, the seed's
 item_id) use own vs other for what the body names; the rest (lists, creates,
 login, operations) have one column ("401", not "200/404").
+Notifications: POST /v1/notify/test (the user_id in the body) and the seed's
+/notify routes (user_id=) name a fresh user with a phone number, and check
+that a message was queued iff the request succeeded; the server has no
+Twilio account, so a queued message stays pending (202). Twilio's webhooks
+are public: the matrix sends them a form with a forged X-Twilio-Signature
+(403 whoever calls); test_twilio_webhooks_ignore_credentials signs them.
 
 A request that changes or deletes something acts on a fresh object made for
 that cell (a throwaway device, alert, user, gateway or session), so cells are
@@ -50,9 +56,11 @@ import secrets
 import sqlite3
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, HttpTestCase, Server, ServerTestCase, iso_ms, main, uid  # noqa: E402
+from fake_twilio import compute_signature  # noqa: E402
 
 PRINCIPALS = ("none", "wrong", "basic", "devA", "devB", "gw", "userA", "userB", "admin", "adminU")
 HOME = {"none": "A", "wrong": "A", "basic": "A", "devA": "A", "devB": "B", "gw": "A",
@@ -61,6 +69,14 @@ FLIP = {"A": "B", "B": "A"}
 DEVICE_KEYS = ("devA", "devB")
 USERS = ("userA", "userB")
 PASSWORD = "correct horse battery staple"
+# The matrix's server has Twilio's auth token (webhook signatures) and a
+# public URL, but no Twilio account: messages are queued and stay pending,
+# nobody is paged.
+TWILIO_TOKEN = "authz-matrix-twilio-auth-token"
+PUBLIC_URL = "https://carbon.example.com"
+FORM = "application/x-www-form-urlencoded"
+# A well-formed X-Twilio-Signature (28 characters of base64) that signs nothing.
+FORGED = {"Content-Type": FORM, "X-Twilio-Signature": "bm90IGEgcmVhbCBzaWduYXR1cmU="}
 
 # (method, pattern) -> (the access routes.c declares, one cell per PRINCIPAL
 # in order). A cell is "S" (same status in both columns) or "OWN/OTHER".
@@ -107,6 +123,17 @@ EXPECTED = {
     ("GET", "/v1/alerts/{id}"):                      ("OWNER",  "401     401     401     403     403     403     200/404 200/404 200     200"),
     ("POST", "/v1/alerts/{id}/ack"):                 ("OWNER",  "401     401     401     403     403     403     200/404 200/404 200     200"),
     ("POST", "/v1/alerts/{id}/mute"):                ("OWNER",  "401     401     401     403     403     403     200/404 200/404 200     200"),
+    # ---- notifications (SPEC 5). POST /v1/notify/test: own/other = the user_id in the body (a
+    # user may test only their own phone: another's is 404 from the handler). The server has no
+    # Twilio account, so a permitted test message is queued and stays pending: 202 (answered as
+    # soon as the first attempt fails for want of an account, not after the 10 s wait).
+    ("POST", "/v1/notify/test"):                     ("USER",   "401     401     401     403     403     403     202/404 202/404 202     202"),
+    # Twilio's webhooks are public (credentials ignored) and check X-Twilio-Signature themselves:
+    # a form body with a forged signature is 403 whoever sends it (test_twilio_webhooks_* below
+    # shows the correctly signed answers)
+    ("POST", "/twilio/status"):                      ("PUBLIC", "403     403     403     403     403     403     403     403     403     403"),
+    ("POST", "/twilio/inbound"):                     ("PUBLIC", "403     403     403     403     403     403     403     403     403     403"),
+    ("POST", "/twilio/voice/{alert}"):               ("PUBLIC", "403     403     403     403     403     403     403     403     403     403"),
     # ---- the seed's routes (SPEC 8)
     ("GET", "/Dynamo/tables"):                       ("USER",   "401     401     401     403     403     403     200     200     200     200"),
     ("GET", "/Dynamo/items/latest"):                 ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
@@ -116,6 +143,10 @@ EXPECTED = {
     ("POST", "/user/new"):                           ("ADMIN",  "401     401     401     403     403     403     403     403     201     201"),
     ("GET", "/user/contacts"):                       ("OWNER",  "401     401     401     403     403     403     200/404 200/404 200     200"),
     ("GET", "/graph/generate"):                      ("DEVICE", "401     401     401     200/404 200/404 403     200/404 200/404 200     200"),
+    # the seed's /notify routes: owner of the user named by user_id (like /user/contacts); queued and
+    # pending without a Twilio account: 202
+    ("POST", "/notify/send_sms"):                    ("OWNER",  "401     401     401     403     403     403     202/404 202/404 202     202"),
+    ("POST", "/notify/make_call"):                   ("OWNER",  "401     401     401     403     403     403     202/404 202/404 202     202"),
     # ---- operations (SPEC 9)
     ("GET", "/healthz"):                             ("PUBLIC", "200     200     200     200     200     200     200     200     200     200"),
     ("GET", "/readyz"):                              ("PUBLIC", "200     200     200     200     200     200     200     200     200     200"),
@@ -190,10 +221,12 @@ class Req:
     address). A builder that needs other credentials than the principal's
     (a fresh object's own key or session) sets Cell.cred."""
 
-    def __init__(self, method, path, body=None, query=None, verify=None, fresh_addr=False):
+    def __init__(self, method, path, body=None, query=None, verify=None, fresh_addr=False,
+                 headers=None):
         self.method, self.path, self.body, self.query = method, path, body, query
         self.verify = verify
         self.fresh_addr = fresh_addr
+        self.headers = dict(headers or {})  # sent with the cell's credentials
 
 
 class Cell:
@@ -228,9 +261,9 @@ class Cell:
         did, _ = self.fresh_dev()
         return self.w.manual_alert(did)
 
-    def fresh_user(self):
+    def fresh_user(self, phone=False):
         login = self.p in USERS and self.col == "own"
-        user_id, token = self.w.fresh_user(login=login)
+        user_id, token = self.w.fresh_user(login=login, phone=phone)
         if token:
             self.cred = bearer(token)  # the user acting on their own record
         return user_id
@@ -243,6 +276,7 @@ class World:
         self.srv = srv
         self._addr = itertools.count(2)
         self._n = itertools.count(100)
+        self._phones = itertools.count(1000)  # fresh users' phones (+14155551000, ...)
         self.user_id, self.email, self.session = {}, {}, {}
         self.dev, self.key, self.alert = {}, {}, {}
         now = int(time.time())
@@ -321,12 +355,15 @@ class World:
     def manual_alert(self, device_id):
         return self.admin_ok("POST", "/v1/alerts", {"device_id": device_id}, 201)["id"]
 
-    def fresh_user(self, login=False):
-        """A throwaway user; with login, one with a password and its session."""
+    def fresh_user(self, login=False, phone=False):
+        """A throwaway user; with login, one with a password and its session;
+        with phone, one with a phone number of its own (notifications)."""
         email = "t%d-%s@example.com" % (next(self._n), secrets.token_hex(3))
         body = {"name": "Throwaway", "email": email}
         if login:
             body["password"] = PASSWORD
+        if phone:
+            body["phone"] = "+1415555%04d" % next(self._phones)
         user_id = self.admin_ok("POST", "/v1/users", body, 201)["id"]
         return user_id, self.login(email) if login else None
 
@@ -618,6 +655,60 @@ def _alerts_mute(c):
     return Req("POST", "/v1/alerts/%d/mute" % aid, query={"minutes": 5}, verify=verify)
 
 
+def outbox_check(w, user_id):
+    """verify(): a message to user_id was queued (one outbox row for that
+    user) iff the request succeeded. Test messages belong to no alert, so no
+    route lists them: the outbox is read from carbon.db, read-only, while the
+    server runs (WAL: a reader does not hold the server up)."""
+    def verify(status):
+        path = os.path.join(w.srv.data_dir, "carbon.db")
+        db = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path), uri=True, timeout=10)
+        try:
+            n = db.execute("SELECT count(*) FROM notifications WHERE user_id = ?",
+                           (user_id,)).fetchone()[0]
+        finally:
+            db.close()
+        want = 1 if 200 <= status < 300 else 0
+        if n != want:
+            return "afterwards %d message(s) to user %s in the outbox (request answered %d)" % (
+                n, user_id, status)
+        return None
+    return verify
+
+
+@route("POST", "/v1/notify/test")
+def _notify_test(c):
+    # A fresh user with a phone; for userA / userB's own column that user
+    # logs in and tests their own phone.
+    u = c.fresh_user(phone=True)
+    return Req("POST", "/v1/notify/test", {"user_id": u, "channel": "sms"},
+               verify=outbox_check(c.w, u))
+
+
+@route("POST", "/twilio/status")
+def _twilio_status(c):
+    return Req("POST", "/twilio/status", "MessageSid=SM%s&MessageStatus=delivered" % ("0" * 32),
+               headers=FORGED)
+
+
+@route("POST", "/twilio/inbound")
+def _twilio_inbound(c):
+    return Req("POST", "/twilio/inbound",
+               urllib.parse.urlencode({"From": "+14155550100", "To": "+15005550006",
+                                       "Body": "ACK"}),
+               headers=FORGED)
+
+
+@route("POST", "/twilio/voice/{alert}")
+def _twilio_voice(c):
+    # A forged "pressed 1" on a fresh alert of the cell's side must not
+    # acknowledge it.
+    did, _ = c.w.fresh_device(c.side)
+    aid = c.w.manual_alert(did)
+    return Req("POST", "/twilio/voice/%d" % aid, "Digits=1&To=%2B14155550100", headers=FORGED,
+               verify=field_check(c.w, "/v1/alerts/%d" % aid, "acknowledged", True))
+
+
 @route("GET", "/Dynamo/tables")
 def _seed_tables(c):
     return Req("GET", "/Dynamo/tables")
@@ -666,6 +757,19 @@ def _seed_user_new(c):
 @route("GET", "/user/contacts")
 def _seed_contacts(c):
     return Req("GET", "/user/contacts", query={"user_id": c.user})
+
+
+@route("POST", "/notify/send_sms")
+def _seed_send_sms(c):
+    u = c.fresh_user(phone=True)
+    return Req("POST", "/notify/send_sms", query={"user_id": u, "message": "authz matrix " + c.p},
+               verify=outbox_check(c.w, u))
+
+
+@route("POST", "/notify/make_call")
+def _seed_make_call(c):
+    u = c.fresh_user(phone=True)
+    return Req("POST", "/notify/make_call", query={"user_id": u}, verify=outbox_check(c.w, u))
 
 
 @route("GET", "/healthz")
@@ -721,6 +825,9 @@ def render_matrix(expected, got):
 class AuthzMatrixTest(ServerTestCase):
     """The matrix and the route-set checks, on one server."""
 
+    server_kwargs = {"env": {"CARBON_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+                             "CARBON_PUBLIC_URL": PUBLIC_URL}}
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -730,8 +837,8 @@ class AuthzMatrixTest(ServerTestCase):
         w = self.w
         conn = w.conn_from_fresh_addr() if req.fresh_addr else None
         try:
-            return w.srv.request(req.method, req.path, req.body, headers=dict(cred), token=None,
-                                 query=req.query, conn=conn)
+            return w.srv.request(req.method, req.path, req.body, headers=dict(cred, **req.headers),
+                                 token=None, query=req.query, conn=conn)
         finally:
             if conn is not None:
                 conn.close()
@@ -1007,6 +1114,44 @@ class AuthzMatrixTest(ServerTestCase):
         # a bad Authorization header is not rescued by a good X-Api-Key
         self.assertError(self.srv.request("GET", "/v1/devices/" + w.dev["A"], token=None,
                                           headers=dict(hdr, Authorization="Basic x")), 401)
+
+    # ---- Twilio's webhooks: public, judged by their signature alone ----
+
+    def test_twilio_webhooks_ignore_credentials(self):
+        """Every caller's credentials (none, wrong, any key or session) make
+        no difference to a webhook: signed by the auth token over
+        CARBON_PUBLIC_URL + the path, it is answered (204 / 200 TwiML);
+        without the signature 403; a body that is not a form 415."""
+        w = self.w
+        aid = w.alert["A"]
+        cases = [
+            ("/twilio/status", {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}, 204),
+            ("/twilio/inbound", {"From": "+14155550100", "To": "+15005550006", "Body": "hello"},
+             200),
+            ("/twilio/voice/%d" % aid, {"Digits": "2", "To": "+14155550100"}, 200),
+        ]
+        fails = []
+        for path, params, want in cases:
+            body = urllib.parse.urlencode(params)
+            sig = compute_signature(TWILIO_TOKEN, PUBLIC_URL + path, params)
+            variants = (("signed", {"Content-Type": FORM, "X-Twilio-Signature": sig}, want),
+                        ("unsigned", {"Content-Type": FORM}, 403),
+                        ("signed, not a form",
+                         {"Content-Type": "application/json", "X-Twilio-Signature": sig}, 415))
+            for p in PRINCIPALS:
+                for label, hdrs, expect in variants:
+                    st, h, b = self.srv.request("POST", path, body, token=None,
+                                                headers=dict(w.creds[p], **hdrs))
+                    if st != expect:
+                        fails.append("POST %s %s with %s's credentials: %d, expected %d: %s"
+                                     % (path, label, p, st, expect, short(b)))
+                    elif st == 200 and not (h.get("Content-Type") or "").startswith("text/xml"):
+                        fails.append("POST %s %s: 200 as %r, expected TwiML (text/xml)"
+                                     % (path, label, h.get("Content-Type")))
+        self.assertFalse(fails, "\n".join(fails))
+        st, _, a = w.admin("GET", "/v1/alerts/%d" % aid)
+        self.assertEqual(st, 200, a)
+        self.assertFalse(a["acknowledged"], "pressing 2 during a call acknowledged the alert")
 
     # ---- OPTIONS ----
 
