@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/phone.h"
 #include "core/ratelimit.h"
+#include "core/ulid.h"
 #include "notify/form.h"
 #include "notify/service.h"
 #include "notify/signature.h"
@@ -128,21 +129,41 @@ static void start_test(struct app *app, struct http_req *req, const char *user_i
     http_resume(req);
 }
 
+/* {"user_id"?: ULID, "channel"?: "sms" | "call"}; false with *e filled. */
+static bool test_body(const json_t *body, const char **user_id, const char **channel,
+                      struct jv_err *e)
+{
+    static const char *const keys[] = {"user_id", "channel", NULL};
+    if (!json_is_object(body)) {
+        jv_fail(e, "", "must be an object like {\"channel\":\"sms\"}");
+        return false;
+    }
+    if (!jv_only_keys(body, keys, e) ||
+        !jv_string(body, "channel", false, 1, 8, channel, NULL, e) ||
+        !jv_string(body, "user_id", false, 26, 26, user_id, NULL, e))
+        return false;
+    if (strcmp(*channel, "sms") != 0 && strcmp(*channel, "call") != 0) {
+        jv_fail(e, "channel", "must be \"sms\" or \"call\"");
+        return false;
+    }
+    if (*user_id && !ulid_valid(*user_id)) {
+        jv_fail(e, "user_id", "must be a user id (a ULID)");
+        return false;
+    }
+    return true;
+}
+
 void api_notify_test(struct app *app, struct http_req *req)
 {
     json_t *body = api_json_body(req);
     if (!body)
         return;
     struct jv_err e;
-    static const char *const keys[] = {"user_id", "channel", NULL};
     const char *user_id = NULL, *channel = "sms";
-    if (!json_is_object(body) || !jv_only_keys(body, keys, &e) ||
-        !jv_string(body, "user_id", false, 26, 26, &user_id, NULL, &e) ||
-        !jv_string(body, "channel", false, 1, 8, &channel, NULL, &e)) {
-        if (!json_is_object(body))
-            jv_fail(&e, "", "must be an object like {\"channel\":\"sms\"}");
-        http_reply_error_with(req, CB_ERR_VALIDATION, json_pack("{s:s}", "field", e.field), "%s",
-                              e.reason);
+    if (!test_body(body, &user_id, &channel, &e)) {
+        http_reply_error_with(req, CB_ERR_VALIDATION,
+                              json_pack("{s:s,s:s}", "field", e.field, "reason", e.reason), "%s %s",
+                              e.field, e.reason);
         json_decref(body);
         return;
     }
@@ -150,7 +171,9 @@ void api_notify_test(struct app *app, struct http_req *req)
     if (!user_id) {
         if (who->kind != PRINCIPAL_USER && !(who->kind == PRINCIPAL_ADMIN && who->id[0])) {
             json_decref(body);
-            http_reply_error_with(req, CB_ERR_VALIDATION, json_pack("{s:s}", "field", "user_id"),
+            http_reply_error_with(req, CB_ERR_VALIDATION,
+                                  json_pack("{s:s,s:s}", "field", "user_id", "reason",
+                                            "is required with the admin token"),
                                   "user_id is required with the admin token");
             return;
         }
@@ -162,17 +185,7 @@ void api_notify_test(struct app *app, struct http_req *req)
         http_reply_error(req, CB_ERR_NOT_FOUND, "no such user");
         return;
     }
-    enum notif_channel ch;
-    if (strcmp(channel, "sms") == 0)
-        ch = NOTIF_SMS;
-    else if (strcmp(channel, "call") == 0)
-        ch = NOTIF_CALL;
-    else {
-        json_decref(body);
-        http_reply_error_with(req, CB_ERR_VALIDATION, json_pack("{s:s}", "field", "channel"),
-                              "channel must be \"sms\" or \"call\"");
-        return;
-    }
+    enum notif_channel ch = strcmp(channel, "call") == 0 ? NOTIF_CALL : NOTIF_SMS;
     char uid[27];
     snprintf(uid, sizeof uid, "%s", user_id);
     json_decref(body);
@@ -185,6 +198,10 @@ static void seed_notify(struct app *app, struct http_req *req, enum notif_channe
 {
     const char *user_id = http_query(req, "user_id");
     const char *message = http_query(req, "message");
+    if (!user_id || !ulid_valid(user_id)) {
+        http_reply_error(req, CB_ERR_BAD_REQUEST, "user_id is required: a user id (a ULID)");
+        return;
+    }
     if (ch == NOTIF_SMS && (!message || !message[0])) {
         http_reply_error(req, CB_ERR_BAD_REQUEST, "message is required");
         return;
@@ -363,6 +380,8 @@ void api_twilio_voice(struct app *app, struct http_req *req)
         snprintf(who, sizeof who, "call:%s", to && phone_valid_e164(to) ? to : "unknown");
         struct alert a;
         cb_err rc = alarm_service_ack(app->alarms, id, who, app->now_ms(), &a);
+        if (rc == CB_OK)
+            notify_poke(app->notify, id); /* escalation stops now */
         log_msg(LOG_INFO, "call: alert %lld acknowledged by pressing 1 (%s)", id, cb_strerror(rc));
         ok = twiml_say(&b,
                        rc == CB_OK ? "The alarm is acknowledged. We will stop calling your "

@@ -4,6 +4,7 @@
 
 #include "auth/registry.h"
 #include "auth/users.h"
+#include "alarm/settings.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/phone.h"
@@ -44,6 +45,10 @@ struct track {
     int severity;
     struct notify_progress g;
     int64_t wake_ms;
+    /* Raised by old readings (an offline buffer, an import): pages nobody
+     * until a live reading confirms it (live_confirms). */
+    bool stale;
+    bool ownerless_noted; /* "nobody to page" logged once */
 };
 
 struct job {
@@ -269,6 +274,9 @@ static void compose(const struct who *w, const struct alert *a, int stage, enum 
     buf_free(&b);
 }
 
+static struct track *track_find(struct notify_service *ns, int64_t id);
+static void progress_load(struct notify_service *ns, int64_t alert_id, struct notify_progress *g);
+
 /* Adds one message to the planner's pass (written by flush_adds). */
 static void add_message(struct notify_service *ns, const struct alert *a, const struct who *w,
                         int stage, int round, enum notif_channel ch, const char *to, int64_t now_ms)
@@ -304,14 +312,24 @@ static void flush_adds(struct notify_service *ns)
         log_msg(LOG_ERROR, "notify: out of memory writing %zu messages", ns->nadds);
     } else {
         pthread_mutex_lock(&ns->mu);
-        for (size_t i = 0; i < ns->nadds; i++) {
+        for (size_t i = 0; i < ns->nadds; i++)
             if (rc[i] == CB_OK)
                 enqueue_locked(ns, ns->adds[i].id, ns->adds[i].next_ms);
-            else if (rc[i] != CB_ERR_CONFLICT)
-                log_msg(LOG_ERROR, "notify: could not store a message for alarm %lld (%s)",
-                        (long long)ns->adds[i].alert_id, cb_strerror(rc[i]));
-        }
         pthread_mutex_unlock(&ns->mu);
+    }
+    for (size_t i = 0; i < ns->nadds; i++) {
+        if (rc && (rc[i] == CB_OK || rc[i] == CB_ERR_CONFLICT))
+            continue;
+        /* Not written: its stage must not count as done. The alarm's
+         * progress is read back from the outbox and planned again in a
+         * second (the same messages, if the disk works by then). */
+        log_msg(LOG_ERROR, "notify: could not store a message for alarm %lld (%s): retrying",
+                (long long)ns->adds[i].alert_id, rc ? cb_strerror(rc[i]) : "out of memory");
+        struct track *t = track_find(ns, ns->adds[i].alert_id);
+        if (t) {
+            progress_load(ns, t->alert_id, &t->g);
+            t->wake_ms = ns->now_ms() + PLAN_TICK_MS;
+        }
     }
     free(rc);
     ns->nadds = 0;
@@ -413,8 +431,8 @@ static void all_clear(struct notify_service *ns, const struct alert *a, const st
     if (!w->pol.all_clear || ns->st->ops->notif_list(ns->st, a->id, 10000, &v, &n) != CB_OK)
         return;
     for (size_t i = 0; i < n; i++)
-        if (v[i].state == NOTIF_ACCEPTED && v[i].stage != NOTIFY_STAGE_ALL_CLEAR &&
-            v[i].stage != NOTIFY_STAGE_TEST)
+        if (v[i].state == NOTIF_ACCEPTED && !failed_for_good(&v[i]) &&
+            v[i].stage != NOTIFY_STAGE_ALL_CLEAR && v[i].stage != NOTIFY_STAGE_TEST)
             add_message(ns, a, w, NOTIFY_STAGE_ALL_CLEAR, 0, NOTIF_SMS, v[i].to, now_ms);
     free(v);
 }
@@ -435,6 +453,21 @@ static void stop_paging(struct notify_service *ns, const struct alert *a, const 
     }
 }
 
+/* An alarm raised by old readings is confirmed by the device's newest
+ * reading when that one is itself fresh and at or above warn_ppm: the
+ * danger is now, not only in the buffer. */
+static bool live_confirms(struct notify_service *ns, const struct alert *a, const struct who *w,
+                          int64_t now_ms)
+{
+    struct device_live live;
+    if (ns->st->ops->device_live(ns->st, a->dev, &live) != CB_OK || !live.has_last)
+        return false;
+    struct alarm_config cfg;
+    alarm_settings_config(w->dev.thresholds, w->dev.offline_after_s, &cfg);
+    return live.last.ts_ms > a->raised_ms && now_ms - live.last.ts_ms <= w->pol.fresh_s * 1000 &&
+           live.last.co_ppm >= cfg.warn_ppm;
+}
+
 /* Advances one alarm's escalation; false when it is over (drop the track). */
 static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
 {
@@ -453,11 +486,26 @@ static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
     t->severity = a.severity;
     struct who w;
     who_load(ns, t->device_id, &w);
-    if (!w.owner.id[0]) {
-        who_clear(&w);
-        log_msg(LOG_WARN, "notify: alarm %lld on %s: the device has no owner, nobody to page",
+    if (t->stale && live_confirms(ns, &a, &w, now_ms)) {
+        t->stale = false;
+        log_msg(LOG_WARN, "notify: alarm %lld on %s: live readings confirm it, paging",
                 (long long)a.id, t->device_id);
-        return false;
+    }
+    if (a.muted_until_ms > now_ms) {
+        /* Someone silenced it (at most 10 minutes, never at 150 ppm or
+         * more): the escalation waits for the end of the mute. */
+        who_clear(&w);
+        t->wake_ms = a.muted_until_ms;
+        return true;
+    }
+    if (t->stale || !w.owner.id[0]) {
+        if (!t->stale && !t->ownerless_noted)
+            log_msg(LOG_WARN, "notify: alarm %lld on %s: the device has no owner, nobody to page",
+                    (long long)a.id, t->device_id);
+        t->ownerless_noted = !t->stale;
+        who_clear(&w);
+        t->wake_ms = now_ms + PLAN_TICK_MS; /* look again: an owner may be given, readings come */
+        return true;
     }
     for (int guard = 0; guard < 16; guard++) {
         struct notify_decision d = notify_next(&w.pol, a.severity, &t->g, now_ms);
@@ -485,22 +533,11 @@ static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
     return true;
 }
 
-/* Starts tracking an alarm that should page (fresh, with someone to page). */
+/* Starts tracking an alarm (one already paging resumes where it was). */
 static void track_add(struct notify_service *ns, const struct alert *a, const char *device_id)
 {
     if (track_find(ns, a->id) || a->id <= 0)
         return;
-    struct who w;
-    who_load(ns, device_id, &w);
-    bool stale = notify_stale(&w.pol, a->raised_ms, a->recorded_ms);
-    who_clear(&w);
-    if (stale) {
-        log_msg(LOG_INFO,
-                "notify: alarm %lld on %s raised by a reading %lld s old: recorded, nobody paged",
-                (long long)a->id, device_id, (long long)((a->recorded_ms - a->raised_ms) / 1000));
-        metrics_notify_stale(ns->m);
-        return;
-    }
     if (!grow((void **)&ns->tracks, &ns->tracks_cap, ns->ntracks, sizeof *ns->tracks))
         return;
     struct track *t = &ns->tracks[ns->ntracks++];
@@ -510,6 +547,20 @@ static void track_add(struct notify_service *ns, const struct alert *a, const ch
     t->severity = a->severity;
     progress_load(ns, a->id, &t->g);
     t->wake_ms = 0; /* plan now */
+    bool started = t->g.heads_up;
+    for (int s = 0; s < NOTIFY_PAGING; s++)
+        started |= t->g.started_ms[s] != 0;
+    struct who w;
+    who_load(ns, device_id, &w);
+    t->stale = !started && notify_stale(&w.pol, a->raised_ms, a->recorded_ms);
+    who_clear(&w);
+    if (t->stale) {
+        log_msg(LOG_INFO,
+                "notify: alarm %lld on %s raised by a reading %lld s old: recorded, nobody paged "
+                "unless live readings confirm it",
+                (long long)a->id, device_id, (long long)((a->recorded_ms - a->raised_ms) / 1000));
+        metrics_notify_stale(ns->m);
+    }
 }
 
 static void handle_item(struct notify_service *ns, const struct inbox_item *it, int64_t now_ms)
@@ -521,9 +572,12 @@ static void handle_item(struct notify_service *ns, const struct inbox_item *it, 
         return;
     }
     if (it->failure) {
-        int s = it->stage - NOTIFY_STAGE_OWNER;
-        if (t && s >= 0 && s < NOTIFY_PAGING && t->g.open[s] > 0) {
-            t->g.open[s]--;
+        /* Recount from the outbox (a repeated "failed" callback counts once). */
+        if (t) {
+            int reminders = t->g.reminders;
+            progress_load(ns, t->alert_id, &t->g);
+            if (t->g.reminders < reminders)
+                t->g.reminders = reminders;
             t->wake_ms = 0;
         }
         return;
@@ -686,6 +740,23 @@ static void build_url(const struct notify_service *ns, char *out, size_t cap, co
         snprintf(out, cap, "%s%s", ns->cfg.public_url, path);
 }
 
+/* How long a call about alert_id rings: its device's ring_s. */
+static int ring_seconds(struct notify_service *ns, int64_t alert_id)
+{
+    struct notify_policy pol;
+    notify_policy_from(NULL, &ns->cfg.defaults, &pol);
+    struct alert a;
+    char id[65];
+    if (alert_id && ns->st->ops->alert_get(ns->st, alert_id, &a) == CB_OK &&
+        alarm_service_device_id(ns->alarms, a.dev, id)) {
+        struct who w;
+        who_load(ns, id, &w);
+        pol = w.pol;
+        who_clear(&w);
+    }
+    return pol.ring_s;
+}
+
 /* Does the provider request of one message; fills the outcome into *n. */
 static void attempt(struct notify_service *ns, struct twilio *tw, struct notification *n,
                     int64_t *req_ms)
@@ -710,9 +781,7 @@ static void attempt(struct notify_service *ns, struct twilio *tw, struct notific
                                            : twiml_say(&twiml, n->body, true);
         *req_ms = ns->now_ms();
         if (ok) {
-            struct notify_policy pol;
-            notify_policy_from(NULL, &ns->cfg.defaults, &pol);
-            twilio_place_call(tw, n->to, twiml.data, pol.ring_s, status_cb, &r);
+            twilio_place_call(tw, n->to, twiml.data, ring_seconds(ns, n->alert_id), status_cb, &r);
         } else {
             memset(&r, 0, sizeof r);
             r.outcome = TWILIO_PERMANENT;
@@ -759,12 +828,18 @@ static void attempt(struct notify_service *ns, struct twilio *tw, struct notific
                 n->state == NOTIF_PENDING ? ": will retry" : "");
 }
 
-static bool alert_open(struct notify_service *ns, int64_t id)
+/* Whether a message about alert id may go now: false if the alert is over
+ * (acknowledged, cleared, deleted); *muted_until set when it is muted (the
+ * message waits for the end of the mute). */
+static bool alert_open(struct notify_service *ns, int64_t id, int64_t now_ms, int64_t *muted_until)
 {
     struct alert a;
+    *muted_until = 0;
     cb_err rc = ns->st->ops->alert_get(ns->st, id, &a);
     if (rc != CB_OK)
         return rc != CB_ERR_NOT_FOUND; /* a read error: send (warning wins) */
+    if (a.muted_until_ms > now_ms)
+        *muted_until = a.muted_until_ms;
     return a.active && !a.acked;
 }
 
@@ -779,11 +854,16 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         return;
     }
     bool alarm_msg = n.alert_id && n.stage != NOTIFY_STAGE_ALL_CLEAR;
-    if (alarm_msg && !alert_open(ns, n.alert_id)) {
+    int64_t muted_until = 0;
+    if (alarm_msg && !alert_open(ns, n.alert_id, now, &muted_until)) {
         n.state = NOTIF_CANCELLED;
         n.updated_ms = now;
         ns->st->ops->notif_update(ns->st, &n);
         metrics_notify_attempt(ns->m, n.channel, -1);
+        return;
+    }
+    if (alarm_msg && muted_until) { /* someone silenced it: after the mute */
+        enqueue(ns, n.id, muted_until);
         return;
     }
     /* Durably "sending" before the request: a crash during it is known. */
@@ -903,6 +983,26 @@ struct notify_service *notify_open(struct store *st, struct registry *reg, struc
     pthread_cond_init(&ns->plan_cv, NULL);
     pthread_cond_init(&ns->send_cv, NULL);
     ns->have_provider = ns->cfg.account_sid[0] && ns->cfg.auth_token[0] && ns->cfg.from[0];
+    if (!ns->have_provider &&
+        (ns->cfg.account_sid[0] || ns->cfg.auth_token[0] || ns->cfg.from[0])) {
+        log_msg(LOG_ERROR, "notify: CARBON_TWILIO_ACCOUNT_SID, CARBON_TWILIO_AUTH_TOKEN and "
+                           "CARBON_TWILIO_FROM must be set together");
+        notify_close(ns);
+        return NULL;
+    }
+    if (ns->have_provider) { /* a bad setting stops the start, not the first alarm */
+        struct twilio_config tc = {ns->cfg.api_base,           ns->cfg.account_sid,
+                                   ns->cfg.auth_token,         ns->cfg.from,
+                                   ns->cfg.connect_timeout_ms, ns->cfg.timeout_ms};
+        const char *why = NULL;
+        struct twilio *tw = twilio_new(&tc, &why);
+        if (!tw) {
+            log_msg(LOG_ERROR, "notify: Twilio settings: %s", why ? why : "unusable");
+            notify_close(ns);
+            return NULL;
+        }
+        twilio_free(tw);
+    }
     if (!ns->have_provider)
         log_msg(LOG_WARN, "notify: no Twilio account (CARBON_TWILIO_ACCOUNT_SID, _AUTH_TOKEN, "
                           "_FROM): notifications are kept pending, nobody is paged");

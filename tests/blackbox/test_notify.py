@@ -10,7 +10,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, ServerTestCase, uid, main  # noqa: E402
+from harness import Server, ServerError, ServerTestCase, uid, main  # noqa: E402
 from fake_twilio import FakeTwilio  # noqa: E402
 
 SID = "AC" + "1" * 32
@@ -222,6 +222,20 @@ class EscalationTest(NotifyBase):
                                   count=2, timeout=10)
         self.assertNotIn("ACK", msgs[-1].form["Body"].upper().split())
 
+    def test_mute_holds_the_escalation(self):
+        owner, sec = "+14155550451", "+14155550452"
+        user = self.new_user(owner, secondary=[sec])
+        dev = self.new_device(user, notify={"escalate_after_s": 1})
+        alert = self.raise_alarm(dev, ppm=90)
+        self.wait_to(owner, "sms")
+        st, _, b = self.srv.request("POST", "/v1/alerts/%d/mute" % alert["id"],
+                                    query={"minutes": 5})
+        self.assertEqual(st, 200, b)
+        time.sleep(3)  # three escalation delays: held by the mute
+        self.assertEqual(self.to(sec), [])
+        st, _, b = self.srv.request("POST", "/v1/alerts/%d/ack" % alert["id"])
+        self.assertEqual(st, 200, b)
+
     def test_warning_sends_one_sms_no_call_no_escalation(self):
         owner, sec = "+14155550501", "+14155550502"
         user = self.new_user(owner, secondary=[sec])
@@ -232,6 +246,25 @@ class EscalationTest(NotifyBase):
         self.assertEqual(len(self.to(owner, "sms")), 1)
         self.assertEqual(self.to(owner, "call"), [])
         self.assertEqual(self.to(sec), [])
+
+    def test_stale_alarm_confirmed_by_live_readings_pages(self):
+        # An hour-old buffer raises the alarm (nobody paged for history) ...
+        owner = "+14155550611"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600, "ring_s": 45})
+        old = time.time() - 3600
+        st, _, b = self.srv.post_readings([{"device_id": dev, "co_ppm": 80, "ts": old + k}
+                                           for k in range(3)])
+        self.assertEqual(st, 201, b)
+        self.wait_alert(dev)
+        time.sleep(1.5)
+        self.assertEqual(self.to(owner), [])
+        # ... and live readings still at 80 ppm: the danger is now, page.
+        st, _, b = self.srv.post_readings({"device_id": dev, "co_ppm": 80})
+        self.assertEqual(st, 201, b)
+        self.wait_to(owner, "sms", timeout=10)
+        call = self.wait_to(owner, "call", timeout=10)[0]
+        self.assertEqual(call.form["Timeout"], "45")  # the device's ring_s
 
     def test_stale_readings_page_nobody(self):
         owner = "+14155550601"
@@ -396,6 +429,13 @@ class NotifyRoutesTest(NotifyBase):
         self.assertEqual(st, 422, b)  # the admin token names no user
         st, _, b = self.srv.request("POST", "/notify/send_sms", query={"user_id": user})
         self.assertEqual(st, 400, b)
+        for q in ({"message": "x"}, {"user_id": "nope", "message": "x"}):
+            st, _, b = self.srv.request("POST", "/notify/send_sms", query=q)
+            self.assertEqual(st, 400, (q, b))
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"channel": "fax"})
+        self.assertEqual(st, 422, b)
+        self.assertEqual(b["error"]["field"], "channel")
+        self.assertIn("reason", b["error"])
         st, _, b = self.srv.request("POST", "/v1/notify/test",
                                     {"user_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
         self.assertEqual(st, 404, b)
@@ -506,6 +546,26 @@ class RestartTest(unittest.TestCase):
                 self.assertTrue(n["maybe_duplicate"])
             finally:
                 srv.cleanup()
+
+
+class BadSettingsTest(unittest.TestCase):
+    def test_bad_twilio_settings_stop_the_start(self):
+        cases = [
+            ({"CARBON_TWILIO_ACCOUNT_SID": SID}, "must be set together"),
+            ({"CARBON_TWILIO_ACCOUNT_SID": SID, "CARBON_TWILIO_AUTH_TOKEN": TOKEN,
+              "CARBON_TWILIO_FROM": FROM, "CARBON_TWILIO_API_BASE": "ftp://x"}, "Twilio settings"),
+            ({"CARBON_PUBLIC_URL": "carbon.example.com"}, "CARBON_PUBLIC_URL"),
+            ({"CARBON_PUBLIC_URL": "https://carbon.example.com/"}, "CARBON_PUBLIC_URL"),
+        ]
+        for env, words in cases:
+            s = Server(env=env, start=False)
+            try:
+                with self.assertRaises(ServerError, msg=env) as cm:
+                    s.start()
+                self.assertIn(words, str(cm.exception))
+                self.assertNotIn(TOKEN, s.stderr_text())
+            finally:
+                s.cleanup()
 
 
 class NoProviderTest(unittest.TestCase):
