@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
+#include "core/text.h"
 #include "core/timeutil.h"
 
 #include <arpa/inet.h>
@@ -72,23 +73,12 @@ struct http_req {
 
 /* ---- route matching ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t http_unescape(char *s)
 {
     size_t o = 0;
     for (size_t i = 0; s[i]; i++) {
         if (s[i] == '%' && s[i + 1] && s[i + 2]) {
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
             if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
                 s[o++] = (char)(hi << 4 | lo);
                 i += 2;

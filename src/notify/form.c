@@ -1,19 +1,10 @@
 /* form.c - application/x-www-form-urlencoded decoding and encoding. */
 #include "notify/form.h"
 
+#include "core/text.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes s[0..n) into out (room for n + 1 bytes) and NUL-terminates it.
  * False on a bad escape or a decoded NUL. */
@@ -25,8 +16,8 @@ static bool decode(const char *s, size_t n, char *out, const char **why)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int h = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-            int l = h >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
+            int h = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
+            int l = h >= 0 ? hex_value((unsigned char)s[i + 2]) : -1;
             if (l < 0) {
                 *why = "a '%' is not followed by two hex digits";
                 return false;

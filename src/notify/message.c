@@ -3,6 +3,7 @@
 #include "notify/message.h"
 
 #include "core/phone.h"
+#include "core/text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,37 +15,6 @@
 #define MANUAL_MAX_BYTES 600
 
 /* ---- UTF-8 and the GSM 03.38 alphabet ---- */
-
-/* Decodes one UTF-8 character at s (NUL-terminated); returns its length and
- * the code point in *cp, or 0 for an invalid sequence (overlong, surrogate,
- * above U+10FFFF, truncated). */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xE0) == 0xC0) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
 
 /* Septets of cp in GSM 03.38: 1 (default alphabet), 2 (extension), 0 (none). */
 static int gsm_septets(uint32_t cp)
@@ -73,7 +43,7 @@ static bool is_gsm(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         uint32_t cp;
-        size_t n = utf8_next(p, &cp);
+        size_t n = utf8_next(p, 4, &cp);
         if (!n || !gsm_septets(cp))
             return false;
         p += n;
@@ -88,7 +58,7 @@ void message_sms_count(const char *text, struct sms_count *out)
     unsigned per = ucs2 ? 67 : 153, units = 0, segs = 0, room = 0;
     while (*p) {
         uint32_t cp = 0xFFFD;
-        size_t n = utf8_next(p, &cp);
+        size_t n = utf8_next(p, 4, &cp);
         unsigned u = ucs2 ? (cp > 0xFFFF ? 2 : 1) : (unsigned)gsm_septets(cp);
         p += n ? n : 1;
         units += u;
@@ -124,7 +94,7 @@ static void clean(const char *s, char *out, size_t max_bytes, size_t max_cp, con
         p++;
     while (*p) {
         uint32_t cp;
-        size_t n = utf8_next(p, &cp);
+        size_t n = utf8_next(p, 4, &cp);
         char one = 0;
         if (!n)
             one = '?';
