@@ -72,19 +72,10 @@ bool alarm_settings_merge(const char *stored, const json_t *patch, char **out, s
     alarm_config_default(&c);
     if (!read_keys(patch, &c, e))
         return false;
-    json_t *merged = stored ? json_loads(stored, 0, NULL) : NULL;
-    if (!json_is_object(merged)) {
-        json_decref(merged);
-        merged = json_object();
-    }
-    json_object_update(merged, (json_t *)patch);
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(merged, tmp, k, v)
-    {
-        if (json_is_null(v))
-            json_object_del(merged, k); /* back to the default */
+    json_t *merged = jv_merge(stored, patch);
+    if (!merged) {
+        jv_fail(e, "thresholds", "out of memory");
+        return false;
     }
     alarm_config_default(&c);
     const char *why = NULL;

@@ -167,3 +167,25 @@ json_t *jv_parse(const char *data, size_t len, char *err, size_t errlen)
     }
     return root;
 }
+
+json_t *jv_merge(const char *stored, const json_t *patch)
+{
+    json_t *merged = stored ? json_loads(stored, 0, NULL) : NULL;
+    if (!json_is_object(merged)) {
+        json_decref(merged);
+        merged = json_object();
+    }
+    if (!merged || json_object_update(merged, (json_t *)patch) != 0) {
+        json_decref(merged);
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(merged, tmp, k, v)
+    {
+        if (json_is_null(v))
+            json_object_del(merged, k);
+    }
+    return merged;
+}

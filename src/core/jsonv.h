@@ -28,6 +28,11 @@ bool jv_int(const json_t *obj, const char *key, bool required, int64_t min, int6
 /* Fails on the first key of obj not listed in allowed (NULL-terminated). */
 bool jv_only_keys(const json_t *obj, const char *const *allowed, struct jv_err *e);
 
+/* A settings object (stored JSON text, NULL or unreadable: {}) with patch's
+ * keys applied, a null in patch removing the key (back to its default).
+ * NULL if out of memory. */
+json_t *jv_merge(const char *stored, const json_t *patch);
+
 /* 1-64 characters of [A-Za-z0-9._:-]: device, gateway and item ids. */
 bool jv_valid_id(const char *s);
 
