@@ -148,7 +148,7 @@ static void usage(FILE *out)
             "  --payload MODE     ppm | raw | both: what the devices send [default: ppm];\n"
             "                     raw makes the server convert with the stored calibration\n"
             "  --seed N           random seed: the same seed, the same sensors [default: 1]\n"
-            "  --threads N        HTTP worker threads [default: min(N, 8)]\n"
+            "  --threads N        HTTP worker threads [default: min(N, 32)]\n"
             "  --json             print the summary as JSON\n"
             "  --quiet            no progress line\n"
             "  --verbose          the firmware's log lines on stderr\n"
@@ -1061,7 +1061,7 @@ int cli_sim(int argc, char **argv)
     if (!sim.duration_ms && sim.speed > 1)
         sim.duration_ms = 3600000;
     if (!sim.threads)
-        sim.threads = sim.ndev < 8 ? (int)sim.ndev : 8;
+        sim.threads = sim.ndev < 32 ? (int)sim.ndev : 32;
     if ((size_t)sim.threads > sim.ndev)
         sim.threads = (int)sim.ndev;
 
