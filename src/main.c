@@ -14,6 +14,7 @@ static const struct command {
     {"device", cli_device, "add, list, rotate-key or delete devices of a running server"},
     {"alert", cli_alert, "list or acknowledge the alarms of a running server"},
     {"graph", cli_graph, "draw a device's CO chart to an SVG file"},
+    {"sim", cli_sim, "run simulated sensors (the firmware core) against a server"},
     {"version", cli_version, "print the version of carbon and its libraries"},
 };
 

@@ -1,6 +1,7 @@
 /* api.h - route handlers and the helpers they share. */
 #ifndef CARBON_API_H
 #define CARBON_API_H
+#include "api/calibration.h"
 #include "app.h"
 #include "http/http.h"
 
@@ -19,12 +20,34 @@ void api_readings_post(struct app *app, struct http_req *req);
 void api_readings_list(struct app *app, struct http_req *req);
 void api_readings_latest(struct app *app, struct http_req *req);
 void api_series(struct app *app, struct http_req *req);
+/* The co_raw of a reading (ADC counts, SPEC 3 and 6). A reading carries
+ * co_ppm, co_raw, or both: with co_raw alone (convert) the server converts
+ * it with the device's calibration (api/calibration.h); with both, co_ppm
+ * (the device's own conversion) is stored and co_raw is only range-checked
+ * against the device's ADC. */
+struct api_raw {
+    bool present;
+    bool convert; /* no co_ppm: out->co_ppm is 0 until converted */
+    int64_t value;
+};
 /* Validates one reading object of POST /v1/readings (SPEC 3). On success
- * fills *out (out->dev left 0) and *device_id (borrowed from item); else
- * false with the field and reason in *e. now_ms is the receipt time. */
+ * fills *out (out->dev left 0), *device_id (borrowed from item) and *raw;
+ * else false with the field and reason in *e. now_ms is the receipt time.
+ * raw NULL: a reading with co_raw alone is refused (a caller that cannot
+ * convert). */
 struct jv_err;
 bool api_reading_parse(const json_t *item, int64_t now_ms, struct reading *out,
-                       const char **device_id, struct jv_err *e);
+                       const char **device_id, struct api_raw *raw, struct jv_err *e);
+/* Converts or checks raw for the device (call under registry_rdlock: the
+ * calibration text is the registry's). cache: the last device's parsed
+ * calibration, kept between the items of one batch (zero it first). False
+ * with *e (field co_raw) when the value cannot be stored. */
+struct api_cal_cache {
+    char id[65]; /* "" : empty */
+    struct device_calibration cal;
+};
+bool api_reading_raw(struct app *app, const char *device_id, const struct api_raw *raw,
+                     struct reading *r, struct api_cal_cache *cache, struct jv_err *e);
 /* Stores one reading and answers 201 after the commit (in the seed's
  * {"Item","write_successful"} shape when seed_item, which it takes, is set). */
 void api_ingest_one(struct app *app, struct http_req *req, const struct reading *r,

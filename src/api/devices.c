@@ -3,6 +3,7 @@
 #include "api/api.h"
 
 #include "alarm/settings.h"
+#include "api/calibration.h"
 #include "auth/auth.h"
 #include "core/ulid.h"
 #include "core/jsonv.h"
@@ -46,9 +47,6 @@ static json_t *device_json(struct app *app, const struct device *d)
                      live.has_last ? api_reading_json(d->id, &live.last) : json_null(), "standard",
                      alarm_standard_get(cfg.standard)->name, "notify", notify_policy_json(&pol));
 }
-
-static const char *const calibration_keys[] = {
-    "r0_ohms", "rl_ohms", "divider_ratio", "adc_bits", "vref_volts", "vc_volts", NULL};
 
 static void prefix_field(struct jv_err *e, const char *parent)
 {
@@ -121,23 +119,15 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
     }
     const json_t *cal = json_object_get(body, "calibration");
     if (cal && !json_is_null(cal)) {
-        if (!json_is_object(cal)) {
-            jv_fail(&e, "calibration", "must be an object");
-            goto bad_free;
-        }
-        if (!jv_only_keys(cal, calibration_keys, &e)) {
-            prefix_field(&e, "calibration");
-            goto bad_free;
-        }
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)cal, k, v)
-        {
-            double x;
-            if (!jv_number(cal, k, true, 0, 1e9, &x, NULL, &e)) {
+        /* Checked as the conversion will use it (api/calibration.h), so an
+         * unusable calibration is refused now rather than every co_raw. */
+        struct device_calibration parsed;
+        if (!calibration_parse(cal, &parsed, &e)) {
+            if (e.field[0])
                 prefix_field(&e, "calibration");
-                goto bad_free;
-            }
+            else
+                memcpy(e.field, "calibration", sizeof "calibration");
+            goto bad_free;
         }
         cal_text = json_dumps(cal, JSON_COMPACT | JSON_SORT_KEYS);
     }

@@ -109,9 +109,11 @@ static const char *const reading_keys[] = {"device_id",     "ts",           "co_
                                            "temperature_c", "humidity_pct", NULL};
 
 bool api_reading_parse(const json_t *item, int64_t now, struct reading *out, const char **device_id,
-                       struct jv_err *e)
+                       struct api_raw *raw, struct jv_err *e)
 {
     memset(out, 0, sizeof *out);
+    if (raw)
+        memset(raw, 0, sizeof *raw);
     if (!json_is_object(item)) {
         jv_fail(e, "", "each reading must be a JSON object");
         return false;
@@ -146,16 +148,29 @@ bool api_reading_parse(const json_t *item, int64_t now, struct reading *out, con
                 "(check the device clock)");
         return false;
     }
-    bool has_raw = json_object_get(item, "co_raw") != NULL;
-    if (has_raw) {
-        jv_fail(e, "co_raw",
-                "raw ADC values need device calibration, which this server does not support "
-                "yet; send co_ppm");
+    /* co_raw: ADC counts, an integer (the widest ADC's range here; the
+     * device's own range is checked with its calibration). */
+    bool has_raw, has_ppm;
+    int64_t rawv = 0;
+    if (!jv_int(item, "co_raw", false, 0, CALIBRATION_RAW_MAX, &rawv, &has_raw, e))
+        return false;
+    if (!jv_number(item, "co_ppm", false, 0, 10000, &out->co_ppm, &has_ppm, e))
+        return false;
+    if (!has_ppm && !has_raw) {
+        jv_fail(e, "co_ppm", "is required (or co_raw, ADC counts of a calibrated device)");
         return false;
     }
+    if (has_raw && !has_ppm && !raw) {
+        jv_fail(e, "co_raw", "is not accepted on this route; send co_ppm");
+        return false;
+    }
+    if (raw && has_raw) {
+        raw->present = true;
+        raw->convert = !has_ppm;
+        raw->value = rawv;
+    }
     bool present;
-    if (!jv_number(item, "co_ppm", true, 0, 10000, &out->co_ppm, NULL, e) ||
-        !jv_number(item, "temperature_c", false, -40, 125, &out->temp_c, &present, e))
+    if (!jv_number(item, "temperature_c", false, -40, 125, &out->temp_c, &present, e))
         return false;
     if (present)
         out->flags |= READING_HAS_TEMP;
@@ -163,6 +178,34 @@ bool api_reading_parse(const json_t *item, int64_t now, struct reading *out, con
         return false;
     if (present)
         out->flags |= READING_HAS_HUM;
+    return true;
+}
+
+bool api_reading_raw(struct app *app, const char *device_id, const struct api_raw *raw,
+                     struct reading *r, struct api_cal_cache *cache, struct jv_err *e)
+{
+    if (!raw->present)
+        return true;
+    /* Parsed once per device per request: a batch is usually one device. */
+    if (strcmp(cache->id, device_id) != 0) {
+        calibration_load(registry_device_calibration_locked(app->reg, device_id), &cache->cal);
+        snprintf(cache->id, sizeof cache->id, "%s", device_id);
+    }
+    if (!raw->convert) {
+        /* Both sent: co_ppm is stored; co_raw must still fit the device's ADC. */
+        uint32_t max = mq7_adc_max(&cache->cal.mq7);
+        if (raw->value > (int64_t)max) {
+            jv_fail(e, "co_raw", "must be an integer from 0 to %u (adc_bits %u)", max,
+                    cache->cal.mq7.adc_bits);
+            return false;
+        }
+        return true;
+    }
+    char why[sizeof e->reason];
+    if (calibration_raw_to_ppm(&cache->cal, device_id, raw->value, &r->co_ppm, why, sizeof why)) {
+        jv_fail(e, "co_raw", "%s", why);
+        return false;
+    }
     return true;
 }
 
@@ -202,12 +245,14 @@ void api_readings_post(struct app *app, struct http_req *req)
     int64_t now = app->now_ms();
     bool forbidden = false;
     const struct principal *who = http_who(req);
+    struct api_cal_cache cache = {.id = ""};
     registry_rdlock(app->reg);
     for (size_t i = 0; i < n; i++) {
         const json_t *item = json_is_array(root) ? json_array_get(root, i) : root;
         const char *dev_id = NULL;
         struct jv_err e;
-        if (!api_reading_parse(item, now, &ig->r[i], &dev_id, &e)) {
+        struct api_raw raw;
+        if (!api_reading_parse(item, now, &ig->r[i], &dev_id, &raw, &e)) {
             json_array_append_new(errors, item_error(i, &e));
             continue;
         }
@@ -215,6 +260,8 @@ void api_readings_post(struct app *app, struct http_req *req)
             http_log_device(req, dev_id);
         switch (registry_check_write(app->reg, who, dev_id, &ig->r[i].dev)) {
         case WRITE_OK:
+            if (!api_reading_raw(app, dev_id, &raw, &ig->r[i], &cache, &e))
+                json_array_append_new(errors, item_error(i, &e));
             break;
         case WRITE_UNKNOWN_DEVICE:
             jv_fail(&e, "device_id", "no device '%s' is registered", dev_id);

@@ -174,9 +174,30 @@ void api_seed_item_post(struct app *app, struct http_req *req)
         http_reply_error(req, CB_ERR_VALIDATION, "no device '%s' is registered", id);
         return;
     }
+    /* CO is ppm, or ADC counts when the device's calibration says
+     * "input":"raw" (then converted as co_raw is, api/calibration.h). */
+    struct device_calibration cal;
+    registry_rdlock(app->reg);
+    calibration_load(registry_device_calibration_locked(app->reg, id), &cal);
+    registry_unlock(app->reg);
     const char *co = http_query(req, "CO"), *t = http_query(req, "Temp"),
                *h = http_query(req, "Hum");
-    if (!parse_num(co, &r.co_ppm) || r.co_ppm < 0 || r.co_ppm > 10000) {
+    if (cal.input_raw) {
+        double counts;
+        char why[200];
+        if (!parse_num(co, &counts) || counts != floor(counts) || counts < 0 ||
+            counts > (double)CALIBRATION_RAW_MAX) {
+            http_reply_error(req, CB_ERR_VALIDATION,
+                             "CO is required: this device sends raw ADC counts (calibration "
+                             "input \"raw\"), an integer from 0 to %u",
+                             mq7_adc_max(&cal.mq7));
+            return;
+        }
+        if (calibration_raw_to_ppm(&cal, id, (int64_t)counts, &r.co_ppm, why, sizeof why)) {
+            http_reply_error(req, CB_ERR_VALIDATION, "CO %s", why);
+            return;
+        }
+    } else if (!parse_num(co, &r.co_ppm) || r.co_ppm < 0 || r.co_ppm > 10000) {
         http_reply_error(req, CB_ERR_VALIDATION, "CO is required: the CO level in ppm, 0 to 10000");
         return;
     }

@@ -276,6 +276,12 @@ enum write_check registry_check_write(struct registry *r, const struct principal
 
 /* ---- devices ---- */
 
+const char *registry_device_calibration_locked(struct registry *r, const char *device_id)
+{
+    const struct device *d = strmap_get(&r->devices, device_id);
+    return d ? d->calibration : NULL;
+}
+
 cb_err registry_device_seq(struct registry *r, const char *id, uint32_t *seq)
 {
     cb_err rc = CB_ERR_NOT_FOUND;

@@ -38,6 +38,10 @@ void registry_rdlock(struct registry *r);
 void registry_unlock(struct registry *r);
 enum write_check registry_check_write(struct registry *r, const struct principal *p,
                                       const char *device_id, uint32_t *seq);
+/* The stored calibration text of a device (NULL: none or no such device).
+ * Borrowed: valid only until registry_unlock, so call it under
+ * registry_rdlock (POST /v1/readings converts co_raw there). */
+const char *registry_device_calibration_locked(struct registry *r, const char *device_id);
 
 /* The store sequence number of device id; CB_ERR_NOT_FOUND if absent. */
 cb_err registry_device_seq(struct registry *r, const char *id, uint32_t *seq);

@@ -8,5 +8,6 @@ int cli_alert(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_device(int argc, char **argv);
 int cli_graph(int argc, char **argv);
+int cli_sim(int argc, char **argv);
 
 #endif

@@ -15,8 +15,11 @@ static void check(const json_t *item)
     struct reading r;
     const char *id;
     struct jv_err e;
-    if (!api_reading_parse(item, now, &r, &id, &e))
+    struct api_raw raw;
+    if (!api_reading_parse(item, now, &r, &id, &raw, &e))
         return;
+    if (raw.present && !(raw.value >= 0 && raw.value <= CALIBRATION_RAW_MAX))
+        abort();
     if (!jv_valid_id(id) || !(r.co_ppm >= 0 && r.co_ppm <= 10000) || r.ts_ms < API_TS_MIN_MS ||
         r.ts_ms > now + API_TS_MAX_SKEW_MS)
         abort();
