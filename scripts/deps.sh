@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
       libssl-dev libcurl4-openssl-dev libargon2-dev libcmocka-dev python3 sqlite3 curl clang-format
       librsvg2-bin fonts-dejavu-core  # rsvg-convert renders the graphs in the tests
-      gcc-multilib)  # the firmware core is also compiled for 32-bit (tests/firmware/portable.sh)
+      gcc-multilib  # the firmware core is also compiled for 32-bit (tests/firmware/portable.sh)
+      gcc-xtensa-lx106 picolibc-xtensa-lx106-elf)  # ... and for an Xtensa MCU
 if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk nginx-light); fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -32,11 +32,42 @@ done
 echo "ok: ${#SRCS[@]} files compile as freestanding C11 with -Werror ($CC)"
 
 # 3. 32-bit.
+skip=""
 if ! printf '#include <math.h>\n#include <string.h>\nint f(void) { return 0; }\n' | "$CC" -m32 -x c -c - -o "$TMP/probe.o" 2>"$TMP/probe.err"; then
-    echo "SKIP: $CC cannot produce 32-bit code (install gcc-multilib): $(grep -m1 -i error "$TMP/probe.err" || head -1 "$TMP/probe.err")"
+    skip="$CC cannot produce 32-bit code (install gcc-multilib): $(grep -m1 -i error "$TMP/probe.err" || head -1 "$TMP/probe.err")"
+    echo "SKIP: $skip"
+else
+    for s in "${SRCS[@]}"; do
+        "$CC" -m32 "${FLAGS[@]}" -c "$s" -o "$TMP/$(basename "$s").m32.o"
+    done
+    echo "ok: ${#SRCS[@]} files compile for 32-bit (-m32)"
+fi
+
+# 4. A real MCU toolchain: Debian's Xtensa cross compiler (the ESP8266's
+# lx106 core, the same Xtensa ISA family as the ESP32's LX6) with picolibc's
+# headers. ESP-IDF itself is not packaged for Debian, so this is as close to
+# the ESP32 build as this machine gets. Then the objects may need nothing
+# but the compiler's soft-float/int helpers, libm and memory/string
+# functions: no heap, no stdio, no OS.
+XCC=xtensa-lx106-elf-gcc
+XINC=/usr/lib/xtensa-lx106-elf/include
+if ! command -v "$XCC" >/dev/null || [ ! -f "$XINC/math.h" ]; then
+    skip="${skip:+$skip; }$XCC or picolibc-xtensa-lx106-elf is not installed (scripts/deps.sh installs them)"
+    echo "SKIP: $XCC not installed"
+else
+    for s in "${SRCS[@]}"; do
+        "$XCC" "${FLAGS[@]}" -mlongcalls -Os -isystem "$XINC" -c "$s" -o "$TMP/$(basename "$s").x.o"
+    done
+    xtensa-lx106-elf-ld -r -o "$TMP/core.x.o" "$TMP"/*.c.x.o
+    allowed_syms='^(__[a-z0-9]+[sdt]f[0-9]*|__(div|mod|mul|udiv|umod|ashl|ashr|lshr)[sd]i3|__fix(uns)?[sd]f[sd]i|__float(un)?[sd]i[sd]f|__(extend|trunc)[sd]f[sd]f2|exp|expf|log|logf|pow|powf|fabs|fabsf|floor|floorf|ceil|ceilf|sqrt|sqrtf|llround|lround|round|memchr|memcmp|memcpy|memmove|memset|strcmp|strlen|strncmp)$'
+    bad=$(xtensa-lx106-elf-nm -u "$TMP/core.x.o" | awk '{print $2}' | grep -Ev "$allowed_syms" || true)
+    if [ -n "$bad" ]; then
+        echo "FAIL: the firmware core needs symbols an MCU without an OS may not have:" >&2
+        echo "$bad" >&2
+        exit 1
+    fi
+    echo "ok: ${#SRCS[@]} files compile for Xtensa ($XCC -Os: $(xtensa-lx106-elf-size -t "$TMP/core.x.o" | awk 'END {print $1}') bytes of code); undefined symbols only libm, string and compiler helpers"
+fi
+if [ -n "$skip" ]; then
     exit 77
 fi
-for s in "${SRCS[@]}"; do
-    "$CC" -m32 "${FLAGS[@]}" -c "$s" -o "$TMP/$(basename "$s").m32.o"
-done
-echo "ok: ${#SRCS[@]} files compile for 32-bit (-m32)"
