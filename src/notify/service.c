@@ -983,8 +983,9 @@ struct notify_service *notify_open(struct store *st, struct registry *reg, struc
     pthread_cond_init(&ns->plan_cv, NULL);
     pthread_cond_init(&ns->send_cv, NULL);
     ns->have_provider = ns->cfg.account_sid[0] && ns->cfg.auth_token[0] && ns->cfg.from[0];
-    if (!ns->have_provider &&
-        (ns->cfg.account_sid[0] || ns->cfg.auth_token[0] || ns->cfg.from[0])) {
+    /* The token alone is allowed (it checks webhooks); an account or a
+     * sender without the rest is a half-done setup that would page nobody. */
+    if (!ns->have_provider && (ns->cfg.account_sid[0] || ns->cfg.from[0])) {
         log_msg(LOG_ERROR, "notify: CARBON_TWILIO_ACCOUNT_SID, CARBON_TWILIO_AUTH_TOKEN and "
                            "CARBON_TWILIO_FROM must be set together");
         notify_close(ns);
