@@ -25,13 +25,19 @@ static void serve_usage(FILE *out)
                  "                    [--log-level LEVEL] [--threads N]\n\n"
                  "Runs the Car-Bon API on the embedded SQLite database in DIR.\n\n"
                  "Settings (flag > environment > config file > default):\n");
+    int w = 0;
+    for (int k = 0; k < CFG__COUNT; k++)
+        if ((int)strlen(config_settings[k].env) > w)
+            w = (int)strlen(config_settings[k].env);
     for (int k = 0; k < CFG__COUNT; k++) {
         const struct config_setting *s = &config_settings[k];
         char flag[32] = "";
         if (s->flag)
             snprintf(flag, sizeof flag, "--%s", s->flag);
-        fprintf(out, "  %-12s %-22s %s%s%s%s\n", flag, s->env, s->help, s->def ? " [default: " : "",
-                s->def ? s->def : "", s->def ? "]" : "");
+        /* Defaults that are empty say nothing: left out. */
+        bool def = s->def && s->def[0];
+        fprintf(out, "  %-12s %-*s %s%s%s%s\n", flag, w, s->env, s->help, def ? " [default: " : "",
+                def ? s->def : "", def ? "]" : "");
     }
     fprintf(out, "\n  --config FILE  KEY=VALUE lines with the names above (CARBON_LISTEN=...);\n"
                  "                 a secret may be given as CARBON_X_FILE=/path/to/file.\n"
