@@ -17,14 +17,17 @@ struct app {
     struct registry *reg;
     struct alarm_service *alarms;
     struct notify_service *notify;
+    struct webhook_seen *webhook_seen; /* Twilio webhook requests handled (api/webhook_seen.h) */
     struct users *users;
     struct ratelimit *login_addr_rl; /* login attempts per client address */
     struct ratelimit *login_acct_rl; /* login attempts per account */
     struct ratelimit *login_all_rl;  /* all logins (Argon2id runs on HTTP threads) */
     struct ratelimit *notify_rl;     /* test messages per person (they cost money) */
+    struct ratelimit *manual_rl;     /* manual alarms per person (they page people) */
     struct ratelimit *key_rl;        /* requests per key or user (NULL: none) */
     struct ratelimit *addr_rl;       /* requests per client address (NULL: none) */
     const char *cors_origins;        /* comma-separated allow-list ("" : none) */
+    int64_t notify_min_delay_s;      /* CARBON_NOTIFY_MIN_DELAY_S */
     struct metrics *metrics;
     const char *admin_token; /* NULL or empty: no admin token accepted */
     int64_t (*now_ms)(void); /* injected clock */

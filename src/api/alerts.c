@@ -3,6 +3,7 @@
  * this file only translates HTTP. */
 #include "api/api.h"
 
+#include "core/ratelimit.h"
 #include "notify/service.h"
 
 #include "auth/auth.h"
@@ -41,7 +42,9 @@ static json_t *notifications_json(struct app *app, int64_t id)
     return arr;
 }
 
-static json_t *alert_json(struct app *app, const struct alert *a)
+/* An alert as JSON; with_log: with its notification log (one alert; a
+ * list leaves the logs out: they can be long). */
+static json_t *alert_json_log(struct app *app, const struct alert *a, bool with_log)
 {
     char dev[65] = "";
     if (!alarm_service_device_id(app->alarms, a->dev, dev))
@@ -49,7 +52,7 @@ static json_t *alert_json(struct app *app, const struct alert *a)
     int64_t end = a->cleared_ms ? a->cleared_ms : app->now_ms();
     int64_t dur = end > a->raised_ms ? (end - a->raised_ms) / 1000 : 0;
     json_t *o = json_pack(
-        "{s:I,s:s,s:s,s:s,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:o,s:o}", "id",
+        "{s:I,s:s,s:s,s:s,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:o}", "id",
         (json_int_t)a->id, "device_id", dev, "kind", alarm_kind_name((enum alarm_kind)a->kind),
         "severity", alarm_severity_name((enum alarm_severity)a->severity), "state",
         alert_state_name(a), "active", a->active, "acknowledged", a->acked, "raised_at",
@@ -59,10 +62,16 @@ static json_t *alert_json(struct app *app, const struct alert *a)
         a->active && a->muted_until_ms > app->now_ms() ? opt_time(a->muted_until_ms) : json_null(),
         "recorded_at", opt_time(a->recorded_ms), "trigger_ppm", a->trigger_ppm, "peak_ppm",
         a->peak_ppm, "duration_s", (json_int_t)dur, "message",
-        a->message[0] ? json_string(a->message) : json_null(),
-        /* Who was told, how, and when (the outbox, oldest first). */
-        "notifications", notifications_json(app, a->id));
+        a->message[0] ? json_string(a->message) : json_null());
+    /* Who was told, how, and when (the outbox, oldest first). */
+    if (o && with_log)
+        json_object_set_new(o, "notifications", notifications_json(app, a->id));
     return o;
+}
+
+static json_t *alert_json(struct app *app, const struct alert *a)
+{
+    return alert_json_log(app, a, true);
 }
 
 /* Parses {id} of /v1/alerts/{id}; replies 400 on error. */
@@ -161,7 +170,7 @@ void api_alerts_list(struct app *app, struct http_req *req)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, alert_json(app, &v[i]));
+        json_array_append_new(arr, alert_json_log(app, &v[i], false));
     json_t *next = json_null();
     if (n == f.limit && n > 0) {
         char c[24];
@@ -257,8 +266,12 @@ void api_alerts_create(struct app *app, struct http_req *req)
         return;
     }
     uint32_t seq;
+    int retry = 0;
     if (auth_object(app, ACCESS_OWNER, OBJ_DEVICE, dev, http_who(req)) != CB_OK)
         api_reply_err(req, CB_ERR_NOT_FOUND, "device", dev);
+    else if (!ratelimit_take(app->manual_rl, auth_actor(http_who(req)), 1, app->now_ms(), &retry))
+        /* A manual alarm pages people: 10 per person, then one every 6 min. */
+        http_reply_limited(req, retry, "manual alarms");
     else if (api_device_seq(app, req, dev, &seq)) {
         struct alert a;
         enum alarm_severity s =

@@ -37,7 +37,7 @@ static json_t *device_json(struct app *app, const struct device *d)
     }
     struct notify_policy defaults, pol;
     notify_policy_default(&defaults);
-    notify_policy_from(d->notify, &defaults, &pol);
+    notify_policy_from(d->notify, &defaults, app->notify_min_delay_s, &pol);
     return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:s,s:o,s:s,s:o}", "id", d->id, "name",
                      api_opt_str(d->name), "location", api_opt_str(d->location), "owner",
                      api_opt_str(d->owner), "thresholds", thr, "calibration",
@@ -132,7 +132,8 @@ static bool apply_fields(struct app *app, struct http_req *req, const json_t *bo
         cal_text = json_dumps(cal, JSON_COMPACT | JSON_SORT_KEYS);
     }
     const json_t *nt = json_object_get(body, "notify");
-    if (nt && !json_is_null(nt) && !notify_policy_merge(d->notify, nt, &notify_text, &e)) {
+    if (nt && !json_is_null(nt) &&
+        !notify_policy_merge(d->notify, nt, app->notify_min_delay_s, &notify_text, &e)) {
         if (strcmp(e.field, "notify") != 0)
             prefix_field(&e, "notify");
         free(cal_text);

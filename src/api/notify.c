@@ -3,11 +3,13 @@
  * digit pressed during a call), each checked by its X-Twilio-Signature. */
 #include "api/api.h"
 
+#include "api/webhook_seen.h"
 #include "auth/auth.h"
 #include "core/jsonv.h"
 #include "core/log.h"
 #include "core/phone.h"
 #include "core/ratelimit.h"
+#include "core/timeutil.h"
 #include "core/ulid.h"
 #include "notify/form.h"
 #include "notify/service.h"
@@ -15,6 +17,7 @@
 #include "notify/twiml.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,9 +228,31 @@ void api_seed_make_call(struct app *app, struct http_req *req)
 
 /* ---- webhooks ---- */
 
+static int64_t mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
+
+/* A webhook refusal worth an operator's attention, logged at most once a
+ * second: a flood of forged requests must not flood the log. */
+static void webhook_warn(struct app *app, const char *path, const char *what)
+{
+    uint64_t suppressed;
+    if (!webhook_warn_due(app->webhook_seen, mono_ms(), &suppressed))
+        return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "webhook %s: %s", path, what);
+    log_json(LOG_WARN, msg,
+             suppressed ? json_pack("{s:I}", "suppressed", (json_int_t)suppressed) : NULL);
+}
+
 /* Parses the form body and checks X-Twilio-Signature against the URL the
- * provider called: CARBON_PUBLIC_URL (or http://{Host}) + the path. Replies
- * (403 / 400 / 415) and returns false when it does not hold. */
+ * provider called: CARBON_PUBLIC_URL + the path, + "?" + the query string
+ * exactly as sent when there is one. Replies (403 / 400 / 415) and returns
+ * false when it does not hold. Without CARBON_PUBLIC_URL nothing is
+ * accepted: the signed URL is the one configured at Twilio, and neither the
+ * Host header nor the scheme of this connection (a TLS proxy) says what it
+ * was. */
 static bool webhook_form(struct app *app, struct http_req *req, const char *path, struct form *f)
 {
     memset(f, 0, sizeof *f);
@@ -243,6 +268,14 @@ static bool webhook_form(struct app *app, struct http_req *req, const char *path
         http_reply_error(req, CB_ERR_FORBIDDEN, "webhooks need the Twilio auth token configured");
         return false;
     }
+    const char *pub = notify_public_url(app->notify);
+    if (!pub[0]) {
+        webhook_warn(app, path, "refused: CARBON_PUBLIC_URL is not set");
+        http_reply_error(req, CB_ERR_FORBIDDEN,
+                         "webhooks need CARBON_PUBLIC_URL set: the signature covers the URL "
+                         "Twilio calls, which the auth token alone does not tell");
+        return false;
+    }
     size_t len;
     const char *body = http_body(req, &len);
     const char *why = NULL;
@@ -251,15 +284,20 @@ static bool webhook_form(struct app *app, struct http_req *req, const char *path
         http_reply_error(req, rc, "form body: %s", why ? why : "malformed");
         return false;
     }
-    char url[1024];
-    const char *pub = notify_public_url(app->notify);
-    const char *host = http_header(req, "Host");
-    int n = pub[0] ? snprintf(url, sizeof url, "%s%s", pub, path)
-                   : snprintf(url, sizeof url, "http://%s%s", host ? host : "", path);
-    if (n < 0 || (size_t)n >= sizeof url || !sig ||
-        !twilio_sig_verify(token, url, f->pairs, f->n, sig)) {
+    const char *query = http_raw_query(req);
+    size_t cap = strlen(pub) + strlen(path) + (query ? strlen(query) + 1 : 0) + 1;
+    char *url = malloc(cap);
+    if (!url) {
         form_free(f);
-        log_msg(LOG_WARN, "webhook %s: bad or missing X-Twilio-Signature", path);
+        http_reply_error(req, CB_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    snprintf(url, cap, "%s%s%s%s", pub, path, query ? "?" : "", query ? query : "");
+    bool ok = sig && twilio_sig_verify(token, url, f->pairs, f->n, sig);
+    free(url);
+    if (!ok) {
+        form_free(f);
+        webhook_warn(app, path, "bad or missing X-Twilio-Signature");
         http_reply_error(req, CB_ERR_FORBIDDEN, "bad or missing X-Twilio-Signature");
         return false;
     }
@@ -317,6 +355,57 @@ static bool is_ack(const char *s)
     return *s == 0;
 }
 
+/* The answer to an ACK: n alarms acknowledged, or rc the error. */
+static void ack_text(char *reply, size_t cap, cb_err rc, size_t n)
+{
+    if (rc != CB_OK)
+        snprintf(reply, cap,
+                 "Car-Bon could not record your ACK (server error). Please try again, or "
+                 "acknowledge in the app.");
+    else if (n == 0)
+        snprintf(reply, cap,
+                 "Car-Bon: no open CO alarm was sent to this number. Nothing to acknowledge.");
+    else
+        snprintf(reply, cap,
+                 "Car-Bon: %zu CO alarm%s acknowledged. We stopped alerting your contacts. "
+                 "If anyone feels unwell, get fresh air and call emergency services.",
+                 n, n == 1 ? "" : "s");
+}
+
+/* An ACK by SMS. A message Twilio already delivered to us (its MessageSid
+ * seen: a replay of a captured request, or Twilio retrying) acknowledges
+ * nothing more: it gets the first answer again. */
+static void sms_ack(struct app *app, const char *from, const char *sid, char *reply, size_t cap)
+{
+    char masked[PHONE_MAX + 1], key[96];
+    phone_mask(from, masked);
+    bool keyed = sid && sid[0];
+    snprintf(key, sizeof key, "sms:%s", keyed ? sid : "");
+    int prev = 0;
+    if (keyed && webhook_seen_check(app->webhook_seen, key, mono_ms(), &prev)) {
+        log_msg(LOG_INFO,
+                "SMS ACK from %s: message %.64s was already handled, not acknowledged "
+                "again (a replay or a retry)",
+                masked, sid);
+        if (prev == WEBHOOK_SEEN_BUSY)
+            snprintf(reply, cap, "Car-Bon: your ACK was received and is being handled.");
+        else
+            ack_text(reply, cap, CB_OK, (size_t)prev);
+        return;
+    }
+    char who[65];
+    snprintf(who, sizeof who, "sms:%s", from);
+    size_t n = 0;
+    cb_err rc = notify_ack_from(app->notify, app->alarms, from, who, &n);
+    if (keyed && rc == CB_OK)
+        webhook_seen_done(app->webhook_seen, key, n > INT32_MAX ? INT32_MAX : (int)n);
+    else if (keyed) /* not done: the same message may be tried again */
+        webhook_seen_forget(app->webhook_seen, key);
+    ack_text(reply, cap, rc, n);
+    log_msg(LOG_INFO, "SMS ACK from %s: %zu alarm(s) acknowledged%s", masked, n,
+            rc == CB_OK ? "" : " (store error)");
+}
+
 void api_twilio_inbound(struct app *app, struct http_req *req)
 {
     struct form f;
@@ -330,23 +419,7 @@ void api_twilio_inbound(struct app *app, struct http_req *req)
     if (!from || !phone_valid_e164(from)) {
         snprintf(reply, sizeof reply, "Car-Bon could not read the number this came from.");
     } else if (text && is_ack(text)) {
-        char who[65];
-        snprintf(who, sizeof who, "sms:%s", from);
-        size_t n = 0;
-        cb_err rc = notify_ack_from(app->notify, app->alarms, from, who, &n);
-        if (rc != CB_OK)
-            snprintf(reply, sizeof reply,
-                     "Car-Bon could not record your ACK (server error). Please try again, or "
-                     "acknowledge in the app.");
-        else if (n == 0)
-            snprintf(reply, sizeof reply,
-                     "Car-Bon: no open CO alarm was sent to this number. Nothing to acknowledge.");
-        else
-            snprintf(reply, sizeof reply,
-                     "Car-Bon: %zu CO alarm%s acknowledged. We stopped alerting your contacts. "
-                     "If anyone feels unwell, get fresh air and call emergency services.",
-                     n, n == 1 ? "" : "s");
-        log_msg(LOG_INFO, "SMS ACK from %s: %zu alarm(s) acknowledged", from, n);
+        sms_ack(app, from, form_get(&f, "MessageSid"), reply, sizeof reply);
     } else {
         snprintf(reply, sizeof reply,
                  "Car-Bon CO alarms: reply ACK to acknowledge an alarm. In danger: leave, get "
@@ -376,13 +449,34 @@ void api_twilio_voice(struct app *app, struct http_req *req)
     buf_init(&b, 8192);
     bool ok;
     if (digits && strcmp(digits, "1") == 0) {
-        char who[65];
-        snprintf(who, sizeof who, "call:%s", to && phone_valid_e164(to) ? to : "unknown");
-        struct alert a;
-        cb_err rc = alarm_service_ack(app->alarms, id, who, app->now_ms(), &a);
-        if (rc == CB_OK)
-            notify_poke(app->notify, id); /* escalation stops now */
-        log_msg(LOG_INFO, "call: alert %lld acknowledged by pressing 1 (%s)", id, cb_strerror(rc));
+        /* The same key press of the same call already handled (a replay of
+         * a captured request, or Twilio retrying): acknowledged then. */
+        const char *call = form_get(&f, "CallSid");
+        bool keyed = call && call[0];
+        char key[96];
+        snprintf(key, sizeof key, "call:%s:%s", keyed ? call : "", digits);
+        int prev = 0;
+        cb_err rc;
+        if (keyed && webhook_seen_check(app->webhook_seen, key, mono_ms(), &prev)) {
+            log_msg(LOG_INFO,
+                    "call: alert %lld: key press of call %.64s was already handled, not "
+                    "acknowledged again (a replay or a retry)",
+                    id, call);
+            rc = CB_OK;
+        } else {
+            char who[65];
+            snprintf(who, sizeof who, "call:%s", to && phone_valid_e164(to) ? to : "unknown");
+            struct alert a;
+            rc = alarm_service_ack(app->alarms, id, who, app->now_ms(), &a);
+            if (rc == CB_OK)
+                notify_poke(app->notify, id); /* escalation stops now */
+            if (keyed && rc == CB_OK)
+                webhook_seen_done(app->webhook_seen, key, 1);
+            else if (keyed)
+                webhook_seen_forget(app->webhook_seen, key);
+            log_msg(LOG_INFO, "call: alert %lld acknowledged by pressing 1 (%s)", id,
+                    cb_strerror(rc));
+        }
         ok = twiml_say(&b,
                        rc == CB_OK ? "The alarm is acknowledged. We will stop calling your "
                                      "contacts. If anyone feels unwell, get to fresh air and "

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "api/api.h"
+#include "api/webhook_seen.h"
 #include "app.h"
 #include "alarm/service.h"
 #include "core/config.h"
@@ -83,6 +84,7 @@ static struct notify_service *open_notify(struct app *app, const struct config *
         return NULL;
     }
     notify_policy_default(&nc.defaults);
+    nc.min_delay_s = app->notify_min_delay_s;
     return notify_open(app->store, app->reg, app->users, app->alarms, app->metrics, &nc,
                        app->now_ms);
 }
@@ -161,6 +163,20 @@ int cli_serve(int argc, char **argv)
         return 2;
     }
 
+    long min_delay = strtol(config_get(&cfg, CFG_NOTIFY_MIN_DELAY_S), &end, 10);
+    if (*end || !*config_get(&cfg, CFG_NOTIFY_MIN_DELAY_S) || min_delay < 1 || min_delay > 3600) {
+        fprintf(stderr, "carbon serve: CARBON_NOTIFY_MIN_DELAY_S must be 1 to 3600\n");
+        config_free(&cfg);
+        return 2;
+    }
+
+    long notify_limit = strtol(config_get(&cfg, CFG_NOTIFY_LIMIT), &end, 10);
+    if (*end || !*config_get(&cfg, CFG_NOTIFY_LIMIT) || notify_limit < 0 || notify_limit > 10000) {
+        fprintf(stderr, "carbon serve: CARBON_NOTIFY_LIMIT must be 0 to 10000\n");
+        config_free(&cfg);
+        return 2;
+    }
+
     const char *rk = config_get(&cfg, CFG_RATE_KEY), *ra = config_get(&cfg, CFG_RATE_ADDR);
     double rate_key = strtod(rk, &end);
     bool bad_rate = !*rk || *end || !(rate_key >= 0 && rate_key <= 1e6);
@@ -187,7 +203,8 @@ int cli_serve(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     int rc = 1;
-    struct app app = {.now_ms = time_now_ms, .started_mono_ns = time_mono_ns()};
+    struct app app = {
+        .now_ms = time_now_ms, .started_mono_ns = time_mono_ns(), .notify_min_delay_s = min_delay};
     struct http_server *http = NULL;
     const char *token = config_get(&cfg, CFG_ADMIN_TOKEN);
     if (token && (strlen(token) < 16 || strlen(token) > 256)) {
@@ -217,13 +234,17 @@ int cli_serve(int argc, char **argv)
     app.login_all_rl = ratelimit_new(20, 40, 4);
     /* Test messages (SMS and calls cost money, and wake people): 10 per
      * person, then one every 6 minutes. */
-    app.notify_rl = ratelimit_new(10.0 / 3600, 10, 65536);
+    app.notify_rl = notify_limit ? ratelimit_new(notify_limit / 3600.0, notify_limit, 65536) : NULL;
+    app.manual_rl = notify_limit ? ratelimit_new(notify_limit / 3600.0, notify_limit, 65536) : NULL;
     /* Request limits (bursts of 10 s worth, at least 20): NULL = none. */
     app.key_rl = ratelimit_new(rate_key, rate_key * 10 > 20 ? rate_key * 10 : 20, 65536);
     app.addr_rl = ratelimit_new(rate_addr, rate_addr * 10 > 20 ? rate_addr * 10 : 20, 65536);
     app.cors_origins = config_get(&cfg, CFG_CORS_ORIGINS);
-    if (!app.login_addr_rl || !app.login_acct_rl || !app.login_all_rl || !app.notify_rl ||
-        (rate_key > 0 && !app.key_rl) || (rate_addr > 0 && !app.addr_rl))
+    if (!app.login_addr_rl || !app.login_acct_rl || !app.login_all_rl ||
+        (notify_limit && (!app.notify_rl || !app.manual_rl)) || (rate_key > 0 && !app.key_rl) ||
+        (rate_addr > 0 && !app.addr_rl))
+        goto out;
+    if (!(app.webhook_seen = webhook_seen_new()))
         goto out;
     http = http_start(&app, host, port, (unsigned)threads, api_routes, api_nroutes);
     if (!http)
@@ -246,8 +267,10 @@ out:
     ratelimit_free(app.login_acct_rl);
     ratelimit_free(app.login_all_rl);
     ratelimit_free(app.notify_rl);
+    ratelimit_free(app.manual_rl);
     ratelimit_free(app.key_rl);
     ratelimit_free(app.addr_rl);
+    webhook_seen_free(app.webhook_seen);
     registry_close(app.reg);
     if (app.store)
         app.store->ops->close(app.store);

@@ -36,6 +36,12 @@ const struct config_setting config_settings[CFG__COUNT] = {
                         "this server's public base URL as Twilio reaches it "
                         "(https://carbon.example.com): status callbacks, press-1 "
                         "acknowledgement, webhook signatures"},
+    [CFG_NOTIFY_MIN_DELAY_S] = {NULL, "CARBON_NOTIFY_MIN_DELAY_S", "60", false,
+                                "the shortest escalation, reminder and all-clear delay a device "
+                                "may set, 1 to 3600 (lower it only for drills and tests)"},
+    [CFG_NOTIFY_LIMIT] = {NULL, "CARBON_NOTIFY_LIMIT", "10", false,
+                          "test messages, and manual alarms, per person per hour (bursts of "
+                          "that many); 0: no limit"},
 };
 
 static bool set(struct config *c, enum config_key k, const char *v, const char *src)

@@ -20,6 +20,8 @@ enum config_key {
     CFG_TWILIO_AUTH_TOKEN,
     CFG_TWILIO_FROM,
     CFG_PUBLIC_URL,
+    CFG_NOTIFY_MIN_DELAY_S,
+    CFG_NOTIFY_LIMIT,
     CFG__COUNT
 };
 

@@ -42,6 +42,7 @@ struct metrics {
     _Atomic uint64_t notify_outcome[2][NOUTCOME];
     _Atomic uint64_t notify_delivery[2][NDELIVERY + 1];
     _Atomic uint64_t notify_bucket[NBUCKET + 1], notify_sum_ms, notify_stale;
+    _Atomic uint64_t notify_queued, notify_overdue_ms;
 };
 
 struct metrics *metrics_new(size_t nroutes)
@@ -157,6 +158,13 @@ void metrics_notify_stale(struct metrics *m)
     atomic_fetch_add_explicit(&m->notify_stale, 1, memory_order_relaxed);
 }
 
+void metrics_notify_queue(struct metrics *m, uint64_t queued, int64_t overdue_ms)
+{
+    atomic_store_explicit(&m->notify_queued, queued, memory_order_relaxed);
+    atomic_store_explicit(&m->notify_overdue_ms, (uint64_t)(overdue_ms > 0 ? overdue_ms : 0),
+                          memory_order_relaxed);
+}
+
 static uint64_t ld(_Atomic uint64_t *v)
 {
     return atomic_load_explicit(v, memory_order_relaxed);
@@ -201,9 +209,19 @@ static bool render_notify(struct metrics *m, struct buf *o)
                      "# HELP carbon_notify_stale_alarms_total Alarms raised by readings too old "
                      "to page anyone (recorded only).\n"
                      "# TYPE carbon_notify_stale_alarms_total counter\n"
-                     "carbon_notify_stale_alarms_total %llu\n",
+                     "carbon_notify_stale_alarms_total %llu\n"
+                     "# HELP carbon_notify_queued Messages waiting in the send queue (due now or "
+                     "later: retries, held, all-clears).\n"
+                     "# TYPE carbon_notify_queued gauge\n"
+                     "carbon_notify_queued %llu\n"
+                     "# HELP carbon_notify_overdue_seconds How late the most overdue queued "
+                     "message is (the provider down or refusing our account).\n"
+                     "# TYPE carbon_notify_overdue_seconds gauge\n"
+                     "carbon_notify_overdue_seconds %.3f\n",
                      (unsigned long long)cum, (double)ld(&m->notify_sum_ms) / 1000,
-                     (unsigned long long)cum, (unsigned long long)ld(&m->notify_stale));
+                     (unsigned long long)cum, (unsigned long long)ld(&m->notify_stale),
+                     (unsigned long long)ld(&m->notify_queued),
+                     (double)ld(&m->notify_overdue_ms) / 1000);
     return ok;
 }
 

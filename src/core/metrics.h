@@ -33,6 +33,9 @@ void metrics_notify_attempt(struct metrics *m, int channel, int outcome);
 void metrics_notify_delivery(struct metrics *m, int channel, const char *status);
 void metrics_notify_latency(struct metrics *m, int64_t ms);
 void metrics_notify_stale(struct metrics *m);
+/* The send queue now: messages waiting, and how late the most overdue one
+ * is (a provider down, our account refused: alert on these). */
+void metrics_notify_queue(struct metrics *m, uint64_t queued, int64_t overdue_ms);
 
 /* Appends the Prometheus text exposition. False if out of memory. */
 bool metrics_render(struct metrics *m, struct buf *out);

@@ -328,6 +328,29 @@ bool phone_valid_e164(const char *s)
     return s && s[0] == '+' && phone_normalize(s, NULL, out) == PHONE_OK && strcmp(out, s) == 0;
 }
 
+void phone_mask(const char *e164, char out[PHONE_MAX + 1])
+{
+    static const char invalid[] = "(invalid)";
+    size_t n = e164 ? strlen(e164) : 0;
+    int code = 0;
+    size_t cl = 0;
+    bool ok = n >= 2 && n <= PHONE_MAX && e164[0] == '+';
+    for (size_t i = 1; ok && i < n; i++)
+        ok = e164[i] >= '0' && e164[i] <= '9';
+    if (ok)
+        cl = calling_code_len(e164 + 1, n - 1, &code);
+    if (!ok || !cl) {
+        memcpy(out, invalid, sizeof invalid);
+        return;
+    }
+    size_t keep_from = n; /* digits at or after this index stay */
+    if (n - 1 - cl > 4)
+        keep_from = n - 2;
+    for (size_t i = 0; i < n; i++)
+        out[i] = i <= cl || i >= keep_from ? e164[i] : '*';
+    out[n] = '\0';
+}
+
 const char *phone_strerror(enum phone_err e)
 {
     switch (e) {

@@ -58,6 +58,14 @@ bool phone_is_emergency(const char *number);
  * phone_normalize(s, NULL) succeeding with s unchanged. */
 bool phone_valid_e164(const char *s);
 
+/* e164 for logs, without the number: the "+", the country calling code and the last 2 digits,
+ * every other digit replaced by '*' (same length): "+14155550101" -> "+1********01",
+ * "+447700900123" -> "+44********23". When 4 or fewer digits follow the calling code, all of
+ * them are masked. Anything that is not "+" and 1 to 15 digits starting with an assigned calling
+ * code (NULL, "", a national number, garbage) gives "(invalid)": never the input. out may not
+ * overlap e164. */
+void phone_mask(const char *e164, char out[PHONE_MAX + 1]);
+
 /* The calling-code table (data in phone_countries.c), exported for tests and fuzzing. */
 struct phone_country {
     char iso2[3]; /* upper case; rows sorted by it */

@@ -56,6 +56,10 @@ const char *http_method(struct http_req *req);
 const char *http_param(struct http_req *req, int i);
 /* Query argument or NULL. */
 const char *http_query(struct http_req *req, const char *name);
+/* The request's query string exactly as sent: the bytes after the first '?'
+ * of the request target, not decoded ("" for a target ending in '?'), or
+ * NULL when there is none. For signatures over the URL that was called. */
+const char *http_raw_query(struct http_req *req);
 /* The client's address for per-address limits: the IPv4 address, or the
  * IPv6 /64 ("2001:db8::"). */
 void http_client_net(struct http_req *req, char *out, size_t len);

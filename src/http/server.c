@@ -42,7 +42,9 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method;
     char *path;
-    int route; /* index, or -1 */
+    char *raw_query; /* the bytes after '?' as sent (from on_uri), or NULL */
+    bool started;    /* on_request has set it up (on_uri only allocates it) */
+    int route;       /* index, or -1 */
     char params[HTTP_MAX_PARAMS][256];
     int nparams;
     struct principal who;
@@ -160,6 +162,10 @@ const char *http_param(struct http_req *req, int i)
 const char *http_query(struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+const char *http_raw_query(struct http_req *req)
+{
+    return req->raw_query;
 }
 void http_client_net(struct http_req *req, char *out, size_t len)
 {
@@ -532,16 +538,37 @@ static enum MHD_Result queue_reply(struct http_req *req)
     return r;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: the request target as sent, before
+ * libmicrohttpd splits off and decodes the query (on_request gets the path
+ * alone). Allocates the request so that the raw query string can be kept:
+ * the returned pointer becomes *con_cls, and on_completed frees it even if
+ * on_request is never called (libmicrohttpd marks the connection's client
+ * aware of the request once this callback has run). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct http_req *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q && !(req->raw_query = strdup(q + 1))) {
+        free(req);
+        return NULL;
+    }
+    return req;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
     struct http_server *s = cls;
     struct http_req *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        if (!req)
+    if (!req || !req->started) {
+        if (!req && !(req = calloc(1, sizeof *req)))
             return MHD_NO;
+        req->started = true;
         req->srv = s;
         req->conn = conn;
         req->method = method;
@@ -654,6 +681,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     *con_cls = NULL;
+    if (!req->started) { /* on_uri's, and the request went no further */
+        free(req->raw_query);
+        free(req);
+        return;
+    }
     if (req->on_resume) {
         /* Resumed, but the client was gone before the reply could be built:
          * the handler still owns state that its resume function frees. */
@@ -684,6 +716,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&req->body);
     atomic_fetch_sub(&s->body_bytes, req->held);
     free(req->path);
+    free(req->raw_query);
     if (req->counted)
         atomic_fetch_sub(&s->inflight, 1);
     free(req);
@@ -734,8 +767,8 @@ struct http_server *http_start(struct app *app, const char *host, unsigned port,
         (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONN_PER_ADDR,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb,
-        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         log_msg(LOG_ERROR, "cannot listen on %s:%u (in use, or not an address of this host)", host,

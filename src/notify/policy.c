@@ -27,6 +27,7 @@ void notify_policy_default(struct notify_policy *p)
     *p = (struct notify_policy){.escalate_after_s = 300,
                                 .renotify_s = 600,
                                 .max_reminders = 6,
+                                .all_clear_after_s = 600,
                                 .fresh_s = 600,
                                 .ring_s = 30,
                                 .calls = true,
@@ -34,9 +35,9 @@ void notify_policy_default(struct notify_policy *p)
                                 .all_clear = true};
 }
 
-static const char *const keys[] = {"escalate_after_s", "renotify_s", "max_reminders",
-                                   "fresh_s",          "ring_s",     "calls",
-                                   "warnings",         "all_clear",  NULL};
+static const char *const keys[] = {
+    "escalate_after_s", "renotify_s", "max_reminders",     "fresh_s", "ring_s", "calls",
+    "warnings",         "all_clear",  "all_clear_after_s", NULL};
 
 static bool read_bool(const json_t *o, const char *key, bool *out, struct jv_err *e)
 {
@@ -52,19 +53,22 @@ static bool read_bool(const json_t *o, const char *key, bool *out, struct jv_err
 }
 
 /* Reads the keys present in o over *p; false with *e on a bad value. The
- * lower bounds keep a misconfiguration from flooding people or the
- * provider; 1 s delays exist for tests and drills. */
-static bool read_keys(const json_t *o, struct notify_policy *p, struct jv_err *e)
+ * lower bounds (min_delay_s) keep anyone from turning the server into a
+ * pager of any number; tests and drills lower them server-wide. */
+static bool read_keys(const json_t *o, struct notify_policy *p, int64_t min_delay_s,
+                      struct jv_err *e)
 {
     int64_t v;
     bool has;
     if (!jv_only_keys(o, keys, e))
         return false;
-    if (!jv_int(o, "escalate_after_s", false, 1, 86400, &p->escalate_after_s, NULL, e) ||
-        !jv_int(o, "renotify_s", false, 1, 86400, &p->renotify_s, NULL, e) ||
+    if (!jv_int(o, "escalate_after_s", false, min_delay_s, 86400, &p->escalate_after_s, NULL, e) ||
+        !jv_int(o, "renotify_s", false, min_delay_s, 86400, &p->renotify_s, NULL, e) ||
+        !jv_int(o, "all_clear_after_s", false, min_delay_s, 86400, &p->all_clear_after_s, NULL,
+                e) ||
         !jv_int(o, "fresh_s", false, 1, 7 * 86400, &p->fresh_s, NULL, e))
         return false;
-    if (!jv_int(o, "max_reminders", false, 0, 100, &v, &has, e))
+    if (!jv_int(o, "max_reminders", false, 0, NOTIFY_MAX_REMINDERS, &v, &has, e))
         return false;
     if (has)
         p->max_reminders = (int)v;
@@ -76,19 +80,30 @@ static bool read_keys(const json_t *o, struct notify_policy *p, struct jv_err *e
            read_bool(o, "all_clear", &p->all_clear, e);
 }
 
-void notify_policy_from(const char *stored, const struct notify_policy *d, struct notify_policy *p)
+static int64_t at_least(int64_t v, int64_t min)
+{
+    return v < min ? min : v;
+}
+
+void notify_policy_from(const char *stored, const struct notify_policy *d, int64_t min_delay_s,
+                        struct notify_policy *p)
 {
     *p = *d;
     json_t *o = stored ? json_loads(stored, 0, NULL) : NULL;
     struct notify_policy c = *d;
     struct jv_err e;
-    /* Validated when written; unreadable text falls back to the defaults. */
-    if (json_is_object(o) && read_keys(o, &c, &e))
+    /* Validated when written (perhaps under a lower floor: read with none,
+     * then raised to today's); unreadable text falls back to the defaults. */
+    if (json_is_object(o) && read_keys(o, &c, 1, &e))
         *p = c;
     json_decref(o);
+    p->escalate_after_s = at_least(p->escalate_after_s, min_delay_s);
+    p->renotify_s = at_least(p->renotify_s, min_delay_s);
+    p->all_clear_after_s = at_least(p->all_clear_after_s, min_delay_s);
 }
 
-bool notify_policy_merge(const char *stored, const json_t *patch, char **out, struct jv_err *e)
+bool notify_policy_merge(const char *stored, const json_t *patch, int64_t min_delay_s, char **out,
+                         struct jv_err *e)
 {
     *out = NULL;
     struct notify_policy c;
@@ -97,7 +112,7 @@ bool notify_policy_merge(const char *stored, const json_t *patch, char **out, st
         jv_fail(e, "notify", "must be an object like {\"escalate_after_s\":300}");
         return false;
     }
-    if (!read_keys(patch, &c, e))
+    if (!read_keys(patch, &c, min_delay_s, e))
         return false;
     json_t *merged = jv_merge(stored, patch);
     if (!merged) {
@@ -115,11 +130,11 @@ bool notify_policy_merge(const char *stored, const json_t *patch, char **out, st
 
 json_t *notify_policy_json(const struct notify_policy *p)
 {
-    return json_pack("{s:I,s:I,s:i,s:I,s:i,s:b,s:b,s:b}", "escalate_after_s",
+    return json_pack("{s:I,s:I,s:i,s:I,s:i,s:b,s:b,s:b,s:I}", "escalate_after_s",
                      (json_int_t)p->escalate_after_s, "renotify_s", (json_int_t)p->renotify_s,
                      "max_reminders", p->max_reminders, "fresh_s", (json_int_t)p->fresh_s, "ring_s",
                      p->ring_s, "calls", p->calls, "warnings", p->warnings, "all_clear",
-                     p->all_clear);
+                     p->all_clear, "all_clear_after_s", (json_int_t)p->all_clear_after_s);
 }
 
 bool notify_stale(const struct notify_policy *p, int64_t raised_ms, int64_t recorded_ms)

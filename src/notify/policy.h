@@ -33,15 +33,22 @@ enum notify_stage {
 /* The three paging stages, in order, as indexes 0..2 of notify_progress. */
 #define NOTIFY_PAGING 3
 
+/* The shortest escalate_after_s, renotify_s and all_clear_after_s a device
+ * may set (CARBON_NOTIFY_MIN_DELAY_S; tests and drills lower it): a user
+ * must not be able to turn the server into a pager of any number. */
+#define NOTIFY_MIN_DELAY_S 60
+#define NOTIFY_MAX_REMINDERS 20
+
 struct notify_policy {
-    int64_t escalate_after_s; /* owner -> secondary -> emergency (300) */
-    int64_t renotify_s;       /* reminders while active and unacknowledged (600) */
-    int max_reminders;        /* (6: an hour of reminders at the default interval) */
-    int64_t fresh_s;          /* older readings page nobody (600) */
-    int ring_s;               /* how long a call rings before giving up (30) */
-    bool calls;               /* critical stages also call (true) */
-    bool warnings;            /* warnings send the owner one SMS (true) */
-    bool all_clear;           /* tell those reached when it clears (true) */
+    int64_t escalate_after_s;  /* owner -> secondary -> emergency (300) */
+    int64_t renotify_s;        /* reminders while active and unacknowledged (600) */
+    int max_reminders;         /* (6: an hour of reminders at the default interval) */
+    int64_t all_clear_after_s; /* the all-clear waits this long without a new alarm (600) */
+    int64_t fresh_s;           /* older readings page nobody (600) */
+    int ring_s;                /* how long a call rings before giving up (30) */
+    bool calls;                /* critical stages also call (true) */
+    bool warnings;             /* warnings send the owner one SMS (true) */
+    bool all_clear;            /* tell those reached when it clears (true) */
 };
 
 /* What has happened so far for one alarm (rebuilt from the outbox at start). */
@@ -67,11 +74,15 @@ struct notify_decision {
 };
 
 void notify_policy_default(struct notify_policy *p);
-/* Device setting "notify" (JSON object text or NULL) over the defaults d. */
-void notify_policy_from(const char *stored, const struct notify_policy *d, struct notify_policy *p);
+/* Device setting "notify" (JSON object text or NULL) over the defaults d;
+ * delays below min_delay_s (stored when the floor was lower) are raised to it. */
+void notify_policy_from(const char *stored, const struct notify_policy *d, int64_t min_delay_s,
+                        struct notify_policy *p);
 /* Merges a PATCH's "notify" object into the stored one (NULL: none). *out is
- * the new text (malloc'd). False with e filled on a bad key or value. */
-bool notify_policy_merge(const char *stored, const json_t *patch, char **out, struct jv_err *e);
+ * the new text (malloc'd). False with e filled on a bad key or value (a
+ * delay below min_delay_s included). */
+bool notify_policy_merge(const char *stored, const json_t *patch, int64_t min_delay_s, char **out,
+                         struct jv_err *e);
 json_t *notify_policy_json(const struct notify_policy *p);
 
 /* True if an alarm raised by a reading of ts raised_ms, recorded by the

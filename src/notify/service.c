@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/phone.h"
+#include "core/ratelimit.h"
 #include "core/timeutil.h"
 #include "notify/backoff.h"
 #include "notify/message.h"
@@ -27,6 +28,12 @@
 #define CONFIG_RETRY_MS 60000    /* our account is misconfigured: try again in a minute */
 #define TEST_MAX_ATTEMPTS 8      /* test messages give up; alarm messages do not */
 #define MAX_RECIPIENTS 40        /* per stage: owner 1, secondary <= 10, emergency <= 10 */
+/* Messages to one number per hour, whatever alarms they are about (a
+ * critical alarm with the default reminders sends 7 of each): beyond, they
+ * wait. Bounds what a flapping alarm, or anyone who can set contacts and
+ * raise manual alarms, can make the server send to a number. */
+#define NUMBER_SMS_PER_HOUR 20
+#define NUMBER_CALLS_PER_HOUR 10
 
 /* An alarm event from the sink, or a permanent failure from a sender. */
 struct inbox_item {
@@ -53,6 +60,7 @@ struct track {
 
 struct job {
     int64_t id, due_ms;
+    int64_t alert_id; /* 0 if unknown (resumed) */
 };
 
 /* A status callback that came before its sid was written. */
@@ -93,6 +101,8 @@ struct notify_service {
     size_t nearly;
     bool stopping;
 
+    struct ratelimit *per_number[2]; /* by channel: SMS, calls */
+
     pthread_t planner;
     pthread_t senders[NOTIFY_SENDERS];
     size_t nsenders;
@@ -128,15 +138,32 @@ static bool grow(void **v, size_t *cap, size_t n, size_t size)
 
 /* ---- the send queue (caller holds mu) ---- */
 
-static void enqueue_locked(struct notify_service *ns, int64_t id, int64_t due_ms)
+static void enqueue_alert_locked(struct notify_service *ns, int64_t id, int64_t due_ms,
+                                 int64_t alert_id)
 {
     if (!grow((void **)&ns->queue, &ns->queue_cap, ns->nqueue, sizeof *ns->queue)) {
         /* The row is in the outbox: the next start sends it. */
         log_msg(LOG_ERROR, "notify: out of memory queueing message %lld", (long long)id);
         return;
     }
-    ns->queue[ns->nqueue++] = (struct job){id, due_ms};
+    ns->queue[ns->nqueue++] = (struct job){id, due_ms, alert_id};
     pthread_cond_broadcast(&ns->send_cv);
+}
+
+static void enqueue_locked(struct notify_service *ns, int64_t id, int64_t due_ms)
+{
+    enqueue_alert_locked(ns, id, due_ms, 0);
+}
+
+/* Messages of alert_id held for later (a mute) are due now. */
+static void requeue_alert(struct notify_service *ns, int64_t alert_id, int64_t now_ms)
+{
+    pthread_mutex_lock(&ns->mu);
+    for (size_t i = 0; i < ns->nqueue; i++)
+        if (ns->queue[i].alert_id == alert_id && ns->queue[i].due_ms > now_ms)
+            ns->queue[i].due_ms = now_ms;
+    pthread_cond_broadcast(&ns->send_cv);
+    pthread_mutex_unlock(&ns->mu);
 }
 
 static void enqueue(struct notify_service *ns, int64_t id, int64_t due_ms)
@@ -200,12 +227,12 @@ struct who {
 static void who_load(struct notify_service *ns, const char *device_id, struct who *w)
 {
     memset(w, 0, sizeof *w);
-    notify_policy_from(NULL, &ns->cfg.defaults, &w->pol);
+    notify_policy_from(NULL, &ns->cfg.defaults, ns->cfg.min_delay_s, &w->pol);
     if (registry_device_get(ns->reg, device_id, &w->dev) != CB_OK) {
         memset(&w->dev, 0, sizeof w->dev);
         return;
     }
-    notify_policy_from(w->dev.notify, &ns->cfg.defaults, &w->pol);
+    notify_policy_from(w->dev.notify, &ns->cfg.defaults, ns->cfg.min_delay_s, &w->pol);
     if (w->dev.owner && users_get(ns->users, w->dev.owner, &w->owner) != CB_OK)
         memset(&w->owner, 0, sizeof w->owner);
 }
@@ -314,7 +341,7 @@ static void flush_adds(struct notify_service *ns)
         pthread_mutex_lock(&ns->mu);
         for (size_t i = 0; i < ns->nadds; i++)
             if (rc[i] == CB_OK)
-                enqueue_locked(ns, ns->adds[i].id, ns->adds[i].next_ms);
+                enqueue_alert_locked(ns, ns->adds[i].id, ns->adds[i].next_ms, ns->adds[i].alert_id);
         pthread_mutex_unlock(&ns->mu);
     }
     for (size_t i = 0; i < ns->nadds; i++) {
@@ -408,7 +435,9 @@ static int page(struct notify_service *ns, const struct alert *a, const struct w
     int open = 0;
     for (size_t i = 0; i < n; i++) {
         if (!phone_valid_e164(v[i]) || phone_is_emergency(v[i])) {
-            log_msg(LOG_WARN, "notify: alarm %lld: not dialling %s", (long long)a->id, v[i]);
+            char m[PHONE_MAX + 1];
+            phone_mask(v[i], m);
+            log_msg(LOG_WARN, "notify: alarm %lld: not dialling %s", (long long)a->id, m);
             continue;
         }
         if (paged_before(w, s, v[i]))
@@ -422,7 +451,10 @@ static int page(struct notify_service *ns, const struct alert *a, const struct w
     return open;
 }
 
-/* The alarm cleared: an SMS to everyone an alarm message reached. */
+/* The alarm cleared: an SMS to everyone an alarm message reached, sent
+ * all_clear_after_s later unless the device alarms again meanwhile (then
+ * it is cancelled: an alarm that comes and goes must not send "all clear"
+ * between its alarms). */
 static void all_clear(struct notify_service *ns, const struct alert *a, const struct who *w,
                       int64_t now_ms)
 {
@@ -432,8 +464,11 @@ static void all_clear(struct notify_service *ns, const struct alert *a, const st
         return;
     for (size_t i = 0; i < n; i++)
         if (v[i].state == NOTIF_ACCEPTED && !failed_for_good(&v[i]) &&
-            v[i].stage != NOTIFY_STAGE_ALL_CLEAR && v[i].stage != NOTIFY_STAGE_TEST)
+            v[i].stage != NOTIFY_STAGE_ALL_CLEAR && v[i].stage != NOTIFY_STAGE_TEST) {
             add_message(ns, a, w, NOTIFY_STAGE_ALL_CLEAR, 0, NOTIF_SMS, v[i].to, now_ms);
+            if (ns->nadds) /* it was added last */
+                ns->adds[ns->nadds - 1].next_ms = now_ms + w->pol.all_clear_after_s * 1000;
+        }
     free(v);
 }
 
@@ -468,6 +503,45 @@ static bool live_confirms(struct notify_service *ns, const struct alert *a, cons
            live.last.co_ppm >= cfg.warn_ppm;
 }
 
+/* Whether another alarm of the same device speaks for this one: one CO
+ * event often raises several (co_high, co_exposure, co_rising), and people
+ * must get one escalation for it, not one per kind. The leader is the most
+ * severe paging alarm, the oldest among equals; an alarm of the device that
+ * someone acknowledged and that is still active covers the others no more
+ * severe than it (the person is dealing with that device). */
+static bool spoken_for(struct notify_service *ns, const struct track *t, const struct alert *a)
+{
+    for (size_t i = 0; i < ns->ntracks; i++) {
+        const struct track *u = &ns->tracks[i];
+        if (u == t || u->stale || strcmp(u->device_id, t->device_id) != 0)
+            continue;
+        if (u->severity > a->severity || (u->severity == a->severity && u->alert_id < a->id))
+            return true;
+    }
+    struct alert_filter f = {
+        .dev = a->dev, .kind = -1, .active = 1, .acked = 1, .to = INT64_MAX, .limit = 16};
+    struct alert *v = NULL;
+    size_t n = 0;
+    bool covered = false;
+    if (ns->st->ops->alerts_query(ns->st, &f, &v, &n) == CB_OK)
+        for (size_t i = 0; i < n && !covered; i++)
+            covered = v[i].severity >= a->severity;
+    free(v);
+    return covered;
+}
+
+/* Messages of alert id still waiting to go out (pending or sending). */
+static size_t unsent(struct notify_service *ns, int64_t id)
+{
+    struct notification *v = NULL;
+    size_t n = 0, k = 0;
+    if (ns->st->ops->notif_list(ns->st, id, 10000, &v, &n) == CB_OK)
+        for (size_t i = 0; i < n; i++)
+            k += v[i].state == NOTIF_PENDING || v[i].state == NOTIF_SENDING;
+    free(v);
+    return k;
+}
+
 /* Advances one alarm's escalation; false when it is over (drop the track). */
 static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
 {
@@ -491,14 +565,7 @@ static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
         log_msg(LOG_WARN, "notify: alarm %lld on %s: live readings confirm it, paging",
                 (long long)a.id, t->device_id);
     }
-    if (a.muted_until_ms > now_ms) {
-        /* Someone silenced it (at most 10 minutes, never at 150 ppm or
-         * more): the escalation waits for the end of the mute. */
-        who_clear(&w);
-        t->wake_ms = a.muted_until_ms;
-        return true;
-    }
-    if (t->stale || !w.owner.id[0]) {
+    if (t->stale || !w.owner.id[0] || spoken_for(ns, t, &a)) {
         if (!t->stale && !t->ownerless_noted)
             log_msg(LOG_WARN, "notify: alarm %lld on %s: the device has no owner, nobody to page",
                     (long long)a.id, t->device_id);
@@ -521,6 +588,11 @@ static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
             t->g.open[d.stage] = page(ns, &a, &w, d.stage, 0, now_ms);
             t->g.started_ms[d.stage] = now_ms;
             t->g.last_round_ms = now_ms;
+        } else if (unsent(ns, a.id)) {
+            /* The last round has not gone out yet (the provider is down):
+             * a new one would only pile up behind it. */
+            t->wake_ms = now_ms + 5 * PLAN_TICK_MS;
+            break;
         } else {
             int round = ++t->g.reminders;
             for (int s = 0; s < NOTIFY_PAGING; s++)
@@ -588,6 +660,12 @@ static void handle_item(struct notify_service *ns, const struct inbox_item *it, 
         stop_paging(ns, &it->a, it->device_id, now_ms);
         return;
     }
+    if (it->type == ALARM_EV_RAISED) {
+        size_t n = 0; /* it alarms again: no "all clear" from its last alarm */
+        ns->st->ops->notif_cancel_stage(ns->st, it->a.dev, NOTIFY_STAGE_ALL_CLEAR, now_ms, &n);
+    }
+    if (it->type == ALARM_EV_REARMED)
+        requeue_alert(ns, it->a.id, now_ms); /* a mute ended (early, maybe) */
     if (it->a.acked)
         return; /* acknowledged already: the planner's refresh stops it */
     if (t)
@@ -670,6 +748,13 @@ static void *planner_main(void *arg)
 
         fire_watchers(ns, -1);
         pthread_mutex_lock(&ns->mu);
+        /* Overdue: waiting past its time while senders are free to take it
+         * means they cannot get it out (retries are scheduled ahead). */
+        int64_t overdue = 0, t_now = ns->now_ms();
+        for (size_t i = 0; i < ns->nqueue; i++)
+            if (t_now - ns->queue[i].due_ms > overdue)
+                overdue = t_now - ns->queue[i].due_ms;
+        metrics_notify_queue(ns->m, ns->nqueue, overdue);
         if (ns->ninbox || ns->stopping)
             continue;
         if (ns->nwatchers && next > now + 100)
@@ -744,7 +829,7 @@ static void build_url(const struct notify_service *ns, char *out, size_t cap, co
 static int ring_seconds(struct notify_service *ns, int64_t alert_id)
 {
     struct notify_policy pol;
-    notify_policy_from(NULL, &ns->cfg.defaults, &pol);
+    notify_policy_from(NULL, &ns->cfg.defaults, ns->cfg.min_delay_s, &pol);
     struct alert a;
     char id[65];
     if (alert_id && ns->st->ops->alert_get(ns->st, alert_id, &a) == CB_OK &&
@@ -820,10 +905,12 @@ static void attempt(struct notify_service *ns, struct twilio *tw, struct notific
         break;
     }
     metrics_notify_attempt(ns->m, n->channel, (int)r.outcome);
+    char m[PHONE_MAX + 1];
+    phone_mask(n->to, m);
     if (r.outcome != TWILIO_ACCEPTED)
         log_msg(r.outcome == TWILIO_CONFIG ? LOG_ERROR : LOG_WARN,
                 "notify: message %lld (%s to %s) attempt %d: %s (http %ld, code %ld)%s",
-                (long long)n->id, n->channel == NOTIF_SMS ? "sms" : "call", n->to, n->attempts,
+                (long long)n->id, n->channel == NOTIF_SMS ? "sms" : "call", m, n->attempts,
                 twilio_outcome_name(r.outcome), r.http_status, r.error_code,
                 n->state == NOTIF_PENDING ? ": will retry" : "");
 }
@@ -858,19 +945,47 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
     if (alarm_msg && !alert_open(ns, n.alert_id, now, &muted_until)) {
         n.state = NOTIF_CANCELLED;
         n.updated_ms = now;
-        ns->st->ops->notif_update(ns->st, &n);
+        ns->st->ops->notif_update(ns->st, &n, NOTIF_PENDING);
         metrics_notify_attempt(ns->m, n.channel, -1);
         return;
     }
-    if (alarm_msg && muted_until) { /* someone silenced it: after the mute */
-        enqueue(ns, n.id, muted_until);
+    if (alarm_msg && muted_until &&
+        (n.stage == NOTIFY_STAGE_OWNER || n.stage == NOTIFY_STAGE_HEADS_UP)) {
+        /* The owner silenced it ("I hear it"): not their phone again until
+         * the mute ends. Their contacts are still paged: only an
+         * acknowledgement stops that (the owner may be the one in danger). */
+        pthread_mutex_lock(&ns->mu);
+        enqueue_alert_locked(ns, n.id, muted_until, n.alert_id);
+        pthread_mutex_unlock(&ns->mu);
         return;
     }
     /* Durably "sending" before the request: a crash during it is known. */
     n.state = NOTIF_SENDING;
     n.attempts++;
     n.updated_ms = now;
-    if (ns->st->ops->notif_update(ns->st, &n) != CB_OK) {
+    int retry_s = 0;
+    if (!ratelimit_take(ns->per_number[n.channel == NOTIF_CALL], n.to, 1, now, &retry_s)) {
+        bool call = n.channel == NOTIF_CALL;
+        char masked[PHONE_MAX + 1];
+        phone_mask(n.to, masked);
+        snprintf(n.last_error, sizeof n.last_error,
+                 "held: more than %d %s to this number in an hour",
+                 call ? NUMBER_CALLS_PER_HOUR : NUMBER_SMS_PER_HOUR, call ? "calls" : "SMS");
+        n.next_ms = now + (int64_t)retry_s * 1000;
+        n.updated_ms = now;
+        ns->st->ops->notif_update(ns->st, &n, NOTIF_PENDING);
+        log_msg(LOG_WARN, "notify: message %lld to %s %s", (long long)n.id, masked, n.last_error);
+        pthread_mutex_lock(&ns->mu);
+        enqueue_alert_locked(ns, n.id, n.next_ms, n.alert_id);
+        pthread_mutex_unlock(&ns->mu);
+        return;
+    }
+    /* Only from "pending": an acknowledgement may have cancelled it since
+     * it was read (then it is not sent). */
+    cb_err rc = ns->st->ops->notif_update(ns->st, &n, NOTIF_PENDING);
+    if (rc == CB_ERR_CONFLICT)
+        return;
+    if (rc != CB_OK) {
         enqueue(ns, n.id, now + RETRY_BASE_MS);
         return;
     }
@@ -880,10 +995,13 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         (n.stage == NOTIFY_STAGE_OWNER || n.stage == NOTIFY_STAGE_HEADS_UP) &&
         n.channel == NOTIF_SMS) {
         struct alert a;
-        if (ns->st->ops->alert_get(ns->st, n.alert_id, &a) == CB_OK && a.recorded_ms)
+        /* From the reading that raised it; not for an old alarm that live
+         * readings confirmed later (that is no latency of this path). */
+        if (ns->st->ops->alert_get(ns->st, n.alert_id, &a) == CB_OK && a.recorded_ms &&
+            req_ms - a.recorded_ms < 600000)
             metrics_notify_latency(ns->m, req_ms - a.recorded_ms);
     }
-    if (ns->st->ops->notif_update(ns->st, &n) != CB_OK)
+    if (ns->st->ops->notif_update(ns->st, &n, -1) != CB_OK)
         log_msg(LOG_ERROR, "notify: could not record the outcome of message %lld", (long long)n.id);
     else if (n.sid[0])
         sender_took_sid(ns, n.sid);
@@ -942,7 +1060,7 @@ static void resume_row(void *arg, const struct notification *row)
         n.updated_ms = r->now_ms;
         snprintf(n.last_error, sizeof n.last_error,
                  "interrupted during the provider request: may be sent twice");
-        r->ns->st->ops->notif_update(r->ns->st, &n);
+        r->ns->st->ops->notif_update(r->ns->st, &n, NOTIF_SENDING);
         log_msg(LOG_WARN, "notify: message %lld was being sent at a crash: sending again",
                 (long long)n.id);
     }
@@ -979,6 +1097,8 @@ struct notify_service *notify_open(struct store *st, struct registry *reg, struc
     ns->cfg.auth_token = dup_or_empty(cfg->auth_token);
     ns->cfg.from = dup_or_empty(cfg->from);
     ns->cfg.public_url = dup_or_empty(cfg->public_url);
+    ns->per_number[0] = ratelimit_new(NUMBER_SMS_PER_HOUR / 3600.0, NUMBER_SMS_PER_HOUR, 65536);
+    ns->per_number[1] = ratelimit_new(NUMBER_CALLS_PER_HOUR / 3600.0, NUMBER_CALLS_PER_HOUR, 65536);
     pthread_mutex_init(&ns->mu, NULL);
     pthread_cond_init(&ns->plan_cv, NULL);
     pthread_cond_init(&ns->send_cv, NULL);
@@ -1008,8 +1128,10 @@ struct notify_service *notify_open(struct store *st, struct registry *reg, struc
         log_msg(LOG_WARN, "notify: no Twilio account (CARBON_TWILIO_ACCOUNT_SID, _AUTH_TOKEN, "
                           "_FROM): notifications are kept pending, nobody is paged");
     if (!ns->cfg.public_url[0])
-        log_msg(LOG_WARN, "notify: no CARBON_PUBLIC_URL: calls cannot be acknowledged by "
-                          "pressing 1 and no delivery status is asked for");
+        log_msg(LOG_WARN, "notify: no CARBON_PUBLIC_URL: the Twilio webhooks answer 403 (an "
+                          "SMS reply of ACK acknowledges nothing), calls cannot be acknowledged "
+                          "by pressing 1, and no delivery status is asked for; set it to the "
+                          "server's base URL as Twilio calls it");
 
     /* Hear alarm events from now on, then pick up what is already active
      * (both may name the same alarm: it is tracked once). */
@@ -1055,6 +1177,8 @@ void notify_close(struct notify_service *ns)
         pthread_join(ns->senders[i], NULL);
     fire_watchers(ns, 0);
     free(ns->watchers);
+    ratelimit_free(ns->per_number[0]);
+    ratelimit_free(ns->per_number[1]);
     free(ns->inbox);
     free(ns->queue);
     free(ns->tracks);
@@ -1147,7 +1271,8 @@ static cb_err apply_status(struct notify_service *ns, const char *sid, const cha
     cb_err rc = ns->st->ops->notif_status(ns->st, sid, status, error_code, ns->now_ms(), &n);
     if (rc != CB_OK)
         return rc;
-    metrics_notify_delivery(ns->m, n.channel, status);
+    if (strcmp(n.provider_status, status) == 0) /* not an out-of-order one, ignored */
+        metrics_notify_delivery(ns->m, n.channel, status);
     if (failed_for_good(&n) && n.alert_id && n.stage >= NOTIFY_STAGE_OWNER &&
         n.stage <= NOTIFY_STAGE_EMERGENCY && n.round == 0) {
         struct inbox_item it = {.failure = true, .stage = n.stage};

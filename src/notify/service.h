@@ -37,10 +37,11 @@ struct notify_config {
     /* The server's public base URL as the provider reaches it
      * ("https://carbon.example.com"): status callbacks, the call's
      * acknowledge action, and webhook signature checks. "" = none: no
-     * callbacks are asked for, and webhooks check against http://{Host}. */
+     * callbacks are asked for, and the webhooks answer 403. */
     const char *public_url;
     long connect_timeout_ms, timeout_ms;
     struct notify_policy defaults; /* a device's "notify" settings override these */
+    int64_t min_delay_s;           /* CARBON_NOTIFY_MIN_DELAY_S */
 };
 
 /* Starts the service: becomes the alarm service's sink, resumes the outbox

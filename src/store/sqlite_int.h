@@ -150,7 +150,9 @@ cb_err sqlite_alarm_load(struct store *st, store_blob_fn states,
 /* Notification outbox (sqlite_notify.c). */
 cb_err sqlite_notif_add(struct store *st, struct notification *n);
 cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n, cb_err *rc);
-cb_err sqlite_notif_update(struct store *st, const struct notification *n);
+cb_err sqlite_notif_update(struct store *st, const struct notification *n, int expect);
+cb_err sqlite_notif_cancel_stage(struct store *st, uint32_t dev, int stage, int64_t now_ms,
+                                 size_t *n);
 cb_err sqlite_notif_status(struct store *st, const char *sid, const char *status, int error_code,
                            int64_t now_ms, struct notification *out);
 cb_err sqlite_notif_list(struct store *st, int64_t alert_id, size_t limit,

@@ -123,6 +123,7 @@ static void bind_update(sqlite3_stmt *q, const void *arg)
 /* One outbox write waiting for its group's commit. */
 struct notif_req {
     bool add;
+    int expect; /* update: the state it must still have, -1 any */
     struct notification *n;
     cb_err rc;
     bool done;
@@ -138,8 +139,8 @@ struct notif_req {
  * an attempt's outcome never erases it. */
 #define NOTIF_UPDATE                                                                               \
     "UPDATE notifications SET state=?, attempts=?, maybe_dup=?, next_ms=?, sent_ms=?,"             \
-    " updated_ms=?, sid=?, provider_status=coalesce(?8, provider_status),"                         \
-    " error_code=max(?9, error_code), last_error=? WHERE id=?"
+    " updated_ms=?, sid=?, provider_status=coalesce(provider_status, ?8),"                         \
+    " error_code=max(?9, error_code), last_error=?10 WHERE id=?11 AND (?12 < 0 OR state=?12)"
 
 static cb_err write_one(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struct notif_req *r)
 {
@@ -147,6 +148,8 @@ static cb_err write_one(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struc
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     (r->add ? bind_add : bind_update)(q, r->n);
+    if (!r->add)
+        sqlite3_bind_int(q, 12, r->expect);
     int step = sqlite3_step(q);
     if (r->add && step == SQLITE_DONE)
         return CB_ERR_CONFLICT; /* DO NOTHING: no row back */
@@ -155,7 +158,7 @@ static cb_err write_one(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struc
         step = sqlite3_step(q);
     }
     if (step == SQLITE_DONE)
-        return CB_OK;
+        return r->add || sqlite3_changes(db) > 0 ? CB_OK : CB_ERR_CONFLICT;
     log_msg(LOG_ERROR, "sqlite (notification write): %s", sqlite3_errmsg(db));
     return CB_ERR_IO;
 }
@@ -190,9 +193,9 @@ static void commit_group(struct sqlite_store *s, struct notif_req *list)
 
 /* Queues one write; the first writer to find no commit in progress commits
  * everything queued (its own included) while the others wait for it. */
-static cb_err group_write(struct sqlite_store *s, bool add, struct notification *n)
+static cb_err group_write(struct sqlite_store *s, bool add, struct notification *n, int expect)
 {
-    struct notif_req me = {add, n, CB_ERR_IO, false, NULL};
+    struct notif_req me = {add, expect, n, CB_ERR_IO, false, NULL};
     pthread_mutex_lock(&s->nq_mu);
     *s->nq_tail = &me;
     s->nq_tail = &me.next;
@@ -222,7 +225,7 @@ static cb_err group_write(struct sqlite_store *s, bool add, struct notification 
 
 cb_err sqlite_notif_add(struct store *st, struct notification *n)
 {
-    return group_write((struct sqlite_store *)st, true, n);
+    return group_write((struct sqlite_store *)st, true, n, -1);
 }
 
 cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n, cb_err *rc)
@@ -231,7 +234,7 @@ cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n,
     if (!r)
         return CB_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
-        r[i] = (struct notif_req){true, &v[i], CB_ERR_IO, false, i + 1 < n ? &r[i + 1] : NULL};
+        r[i] = (struct notif_req){true, -1, &v[i], CB_ERR_IO, false, i + 1 < n ? &r[i + 1] : NULL};
     if (n)
         commit_group((struct sqlite_store *)st, r);
     for (size_t i = 0; i < n; i++)
@@ -240,9 +243,9 @@ cb_err sqlite_notif_add_many(struct store *st, struct notification *v, size_t n,
     return CB_OK;
 }
 
-cb_err sqlite_notif_update(struct store *st, const struct notification *n)
+cb_err sqlite_notif_update(struct store *st, const struct notification *n, int expect)
 {
-    return group_write((struct sqlite_store *)st, false, (struct notification *)n);
+    return group_write((struct sqlite_store *)st, false, (struct notification *)n, expect);
 }
 struct status_args {
     const char *sid, *status;
@@ -281,23 +284,115 @@ static void row_collect(sqlite3_stmt *q, void *arg)
     notif_row(q, &r->v[r->n++]);
 }
 
+/* Twilio's status callbacks come as separate requests, in any order, and
+ * are retried: a status is stored only if it moves the message forward.
+ * Ranks per channel (1 first .. 4 final); 0 for a status not listed. */
+static int status_rank(int channel, const char *status)
+{
+    static const struct {
+        uint8_t channel, rank;
+        const char *name;
+    } ranks[] = {
+        {NOTIF_SMS, 1, "accepted"},    {NOTIF_SMS, 1, "scheduled"},    {NOTIF_SMS, 1, "queued"},
+        {NOTIF_SMS, 2, "sending"},     {NOTIF_SMS, 3, "sent"},         {NOTIF_SMS, 4, "delivered"},
+        {NOTIF_SMS, 4, "undelivered"}, {NOTIF_SMS, 4, "failed"},       {NOTIF_SMS, 4, "read"},
+        {NOTIF_SMS, 4, "canceled"},    {NOTIF_CALL, 1, "queued"},      {NOTIF_CALL, 1, "initiated"},
+        {NOTIF_CALL, 2, "ringing"},    {NOTIF_CALL, 3, "in-progress"}, {NOTIF_CALL, 3, "answered"},
+        {NOTIF_CALL, 4, "completed"},  {NOTIF_CALL, 4, "busy"},        {NOTIF_CALL, 4, "no-answer"},
+        {NOTIF_CALL, 4, "failed"},     {NOTIF_CALL, 4, "canceled"},
+    };
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++)
+        if (ranks[i].channel == channel && strcmp(ranks[i].name, status) == 0)
+            return ranks[i].rank;
+    return 0;
+}
+
+/* Whether a callback's status replaces the stored one: anything replaces
+ * nothing; the same status is applied again (its error code); a listed
+ * status replaces an unlisted one or one of a lower rank; an unlisted one
+ * replaces nothing else, and a lower or equal rank (a late "sent" after
+ * "delivered", "delivered" after "undelivered") is ignored. */
+static bool status_forward(int channel, const char *stored, const char *status)
+{
+    if (!stored[0] || strcmp(stored, status) == 0)
+        return true;
+    int next = status_rank(channel, status);
+    return next > 0 && next > status_rank(channel, stored);
+}
+
+/* Runs sql on db (its caller holds admin_mu), bound by bind(arg): its first
+ * row into *out, CB_ERR_NOT_FOUND when it gives none. */
+static cb_err status_step(sqlite3 *db, const char *sql, const char *what,
+                          void (*bind)(sqlite3_stmt *, const void *), const void *arg,
+                          struct notification *out)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "sqlite (%s): %s", what, sqlite3_errmsg(db));
+        return CB_ERR_IO;
+    }
+    bind(q, arg);
+    cb_err rc = CB_ERR_NOT_FOUND;
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        notif_row(q, out);
+        rc = CB_OK;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) /* RETURNING: run it to the end */
+            ;
+    }
+    if (step != SQLITE_DONE) {
+        log_msg(LOG_ERROR, "sqlite (%s): %s", what, sqlite3_errmsg(db));
+        rc = CB_ERR_IO;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static void bind_sid(sqlite3_stmt *q, const void *arg)
+{
+    sqlite3_bind_text(q, 1, arg, -1, SQLITE_TRANSIENT);
+}
+
+struct status_set {
+    const struct status_args *a;
+    int64_t id;
+};
+
+static void bind_status_set(sqlite3_stmt *q, const void *arg)
+{
+    const struct status_set *x = arg;
+    bind_status(q, x->a);
+    sqlite3_bind_int64(q, 5, x->id);
+}
+
 cb_err sqlite_notif_status(struct store *st, const char *sid, const char *status, int error_code,
                            int64_t now_ms, struct notification *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)st;
     struct status_args a = {sid, status, error_code, now_ms};
-    struct rows r = {0};
-    cb_err rc = admin_run((struct sqlite_store *)st,
-                          "UPDATE notifications SET provider_status=?1,"
-                          " error_code=CASE WHEN ?2 THEN ?2 ELSE error_code END, updated_ms=?3"
-                          " WHERE sid=?4 RETURNING " NOTIF_COLS,
-                          "notification status", bind_status, &a, row_collect, &r);
-    if (rc == CB_OK && r.nomem)
-        rc = CB_ERR_NOMEM;
-    else if (rc == CB_OK && r.n == 0)
-        rc = CB_ERR_NOT_FOUND;
-    else if (rc == CB_OK)
-        *out = r.v[0];
-    free(r.v);
+    struct notification n;
+    /* Read and write under one hold of admin_mu (every outbox write takes
+     * it): no other callback or attempt outcome comes in between. */
+    pthread_mutex_lock(&s->admin_mu);
+    cb_err rc = status_step(s->main_admin,
+                            "SELECT " NOTIF_COLS " FROM notifications WHERE sid=?1 ORDER BY id"
+                            " LIMIT 1",
+                            "notification status", bind_sid, sid, &n);
+    if (rc == CB_OK && status_forward(n.channel, n.provider_status, status)) {
+        struct status_set x = {&a, n.id};
+        rc = status_step(s->main_admin,
+                         "UPDATE notifications SET provider_status=?1,"
+                         " error_code=CASE WHEN ?2 THEN ?2 ELSE error_code END, updated_ms=?3"
+                         " WHERE sid=?4 AND id=?5 RETURNING " NOTIF_COLS,
+                         "notification status", bind_status_set, &x, &n);
+    } else if (rc == CB_OK) {
+        log_msg(LOG_DEBUG,
+                "notification %lld: status \"%.31s\" after \"%s\": ignored (out of order)",
+                (long long)n.id, status, n.provider_status);
+    }
+    pthread_mutex_unlock(&s->admin_mu);
+    if (rc == CB_OK)
+        *out = n;
     return rc;
 }
 
@@ -437,4 +532,31 @@ cb_err sqlite_notif_open_alerts_to(struct store *st, const char *number, int64_t
                           "notification alerts", bind_to, &a, row_ids, &r);
     *n = r.n;
     return rc;
+}
+
+struct cancel_dev_args {
+    uint32_t dev;
+    int stage;
+    int64_t now_ms;
+};
+
+static void bind_cancel_dev(sqlite3_stmt *q, const void *arg)
+{
+    const struct cancel_dev_args *a = arg;
+    sqlite3_bind_int(q, 1, NOTIF_CANCELLED);
+    sqlite3_bind_int64(q, 2, a->now_ms);
+    sqlite3_bind_int(q, 3, NOTIF_PENDING);
+    sqlite3_bind_int(q, 4, a->stage);
+    sqlite3_bind_int64(q, 5, a->dev);
+}
+
+cb_err sqlite_notif_cancel_stage(struct store *st, uint32_t dev, int stage, int64_t now_ms,
+                                 size_t *n)
+{
+    struct cancel_dev_args a = {dev, stage, now_ms};
+    *n = 0;
+    return admin_run((struct sqlite_store *)st,
+                     "UPDATE notifications SET state=?1, updated_ms=?2 WHERE state=?3 AND stage=?4"
+                     " AND alert_id IN (SELECT id FROM alerts WHERE dev=?5) RETURNING id",
+                     "notification cancel all-clear", bind_cancel_dev, &a, row_count, n);
 }

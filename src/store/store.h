@@ -239,10 +239,15 @@ struct store_ops {
     cb_err (*notif_add)(struct store *s, struct notification *n);
     /* Inserts v[0..n) in one durable transaction; rc[i] as for notif_add. */
     cb_err (*notif_add_many)(struct store *s, struct notification *v, size_t n, cb_err *rc);
-    /* Writes n's state, attempts, times, sid, status and error durably. */
-    cb_err (*notif_update)(struct store *s, const struct notification *n);
+    /* Writes n's state, attempts, times, sid, status and error durably, if
+     * the stored state is still expect (-1: whatever it is); else
+     * CB_ERR_CONFLICT and nothing written (an acknowledgement cancelled it
+     * meanwhile). */
+    cb_err (*notif_update)(struct store *s, const struct notification *n, int expect);
     /* A status callback: sets provider_status (and error_code when not 0) of
-     * the message with this sid; *out is it afterwards. CB_ERR_NOT_FOUND. */
+     * the message with this sid, only if it moves the message forward (the
+     * ranks in sqlite_notify.c: a late "sent" after "undelivered" is
+     * ignored, still CB_OK); *out is the row as stored. CB_ERR_NOT_FOUND. */
     cb_err (*notif_status)(struct store *s, const char *sid, const char *status, int error_code,
                            int64_t now_ms, struct notification *out);
     /* Every message of alert_id, oldest first (at most limit). */
@@ -251,6 +256,10 @@ struct store_ops {
     cb_err (*notif_get)(struct store *s, int64_t id, struct notification *out);
     /* Messages still pending or sending (to resume them), oldest first. */
     cb_err (*notif_load_open)(struct store *s, store_notif_fn fn, void *arg);
+    /* Pending messages of stage about the alerts of device dev become
+     * cancelled (e.g. its all-clear, when it alarms again); *n how many. */
+    cb_err (*notif_cancel_stage)(struct store *s, uint32_t dev, int stage, int64_t now_ms,
+                                 size_t *n);
     /* Pending messages of alert_id become cancelled; *n how many. */
     cb_err (*notif_cancel)(struct store *s, int64_t alert_id, int64_t now_ms, size_t *n);
     /* Ids of the active, unacknowledged alerts that a message was sent (or

@@ -656,6 +656,7 @@ static const struct store_ops sqlite_ops = {
     .notif_get = sqlite_notif_get,
     .notif_load_open = sqlite_notif_load_open,
     .notif_cancel = sqlite_notif_cancel,
+    .notif_cancel_stage = sqlite_notif_cancel_stage,
     .notif_open_alerts_to = sqlite_notif_open_alerts_to,
 };
 

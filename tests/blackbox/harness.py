@@ -61,6 +61,7 @@ def clean_env(extra=None, drop_admin=False):
     # the limits themselves set these.
     env["CARBON_RATE_LIMIT"] = "0"
     env["CARBON_RATE_LIMIT_ADDR"] = "0"
+    env["CARBON_NOTIFY_LIMIT"] = "0"
     if extra:
         env.update(extra)
     return env

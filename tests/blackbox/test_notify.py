@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import unittest
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +32,7 @@ def twilio_env(fake, **extra):
         "CARBON_TWILIO_AUTH_TOKEN": TOKEN,
         "CARBON_TWILIO_FROM": FROM,
         "CARBON_PUBLIC_URL": PUBLIC,
+        "CARBON_NOTIFY_MIN_DELAY_S": "1",  # escalation in seconds, not minutes
     }
     env.update(extra)
     return env
@@ -118,7 +120,10 @@ class NotifyBase(ServerTestCase):
 
 class EscalationTest(NotifyBase):
     def test_owner_then_secondary_then_ack_by_sms_stops(self):
-        user = self.new_user(OWNER, secondary=[SECOND])
+        # The emergency stage would start escalate_after_s after the
+        # secondary one (about t0 + 4 s): the ACK must stop it.
+        # test_without_ack_the_emergency_contact_is_paged is the control.
+        user = self.new_user(OWNER, secondary=[SECOND], emergency={"neighbour": EMERG})
         dev = self.new_device(user, notify={"escalate_after_s": 2, "renotify_s": 3600})
         t0 = time.time()
         alert = self.raise_alarm(dev)
@@ -148,14 +153,21 @@ class EscalationTest(NotifyBase):
         # ... then the owner replies ACK by SMS: acknowledged, escalation stops.
         st, h, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), OWNER, FROM,
                                               " ack ", sign_url=PUBLIC + "/twilio/inbound")
+        t_ack = time.time()
         self.assertEqual(st, 200, b)
         self.assertIn("xml", h.get("Content-Type"))
         self.assertIn("acknowledged", ET.fromstring(b).find("Message").text)
+        self.assertEqual(self.to(EMERG), [],
+                         "the emergency stage began before the ACK (%.1f s after the alarm): "
+                         "this test needs the ACK sooner" % (t_ack - t0))
         a = self.get_alert(alert["id"])
         self.assertEqual(a["state"], "active_ack")
         self.assertEqual(a["acknowledged_by"], "sms:" + OWNER)
         n = len(self.fake.accepted())
-        time.sleep(3)  # past another escalate_after_s: nobody else is paged
+        # Nobody else is paged: 3 s after the ACK, and past the time the
+        # emergency contact would have been (the control sees it by t0 + 6.5).
+        time.sleep(max(3.0 - (time.time() - t_ack), t0 + 7.0 - time.time(), 0))
+        self.assertEqual(self.to(EMERG), [])
         self.assertEqual(len(self.fake.accepted()), n)
         stages = {(x["stage"], x["channel"], x["to"]) for x in a["notifications"]}
         self.assertIn(("owner", "sms", OWNER), stages)
@@ -164,6 +176,22 @@ class EscalationTest(NotifyBase):
         for x in a["notifications"]:
             if x["state"] == "accepted":
                 self.assertTrue(x["provider_sid"].startswith(("SM", "CA")))
+
+    def test_without_ack_the_emergency_contact_is_paged(self):
+        # The control of test_owner_then_secondary_then_ack_by_sms_stops:
+        # the same settings without an ACK page the emergency contact within
+        # the window that test watches.
+        owner, sec, em = "+14155550151", "+14155550152", "+14155550159"
+        user = self.new_user(owner, secondary=[sec], emergency={"neighbour": em})
+        dev = self.new_device(user, notify={"escalate_after_s": 2, "renotify_s": 3600})
+        t0 = time.time()
+        alert = self.raise_alarm(dev)
+        self.wait_to(sec, "sms", timeout=10)
+        first = self.wait_to(em, "sms", timeout=10)[0]
+        self.assertGreaterEqual(first.t_wall - t0, 3.5)
+        self.assertLess(first.t_wall - t0, 7.0)
+        st, _, b = self.srv.request("POST", "/v1/alerts/%d/ack" % alert["id"])
+        self.assertEqual(st, 200, b)
 
     def test_emergency_contacts_after_secondary_and_reminders(self):
         owner, sec, em = "+14155550201", "+14155550202", "+14155550209"
@@ -206,7 +234,7 @@ class EscalationTest(NotifyBase):
     def test_ack_in_app_cancels_pending_and_clear_sends_all_clear(self):
         owner, sec = "+14155550401", "+14155550402"
         user = self.new_user(owner, secondary=[sec])
-        dev = self.new_device(user, notify={"escalate_after_s": 2},
+        dev = self.new_device(user, notify={"escalate_after_s": 2, "all_clear_after_s": 1},
                               thresholds={"clear_hold_s": 0})
         alert = self.raise_alarm(dev)
         self.wait_to(owner, "sms")
@@ -222,17 +250,24 @@ class EscalationTest(NotifyBase):
                                   count=2, timeout=10)
         self.assertNotIn("ACK", msgs[-1].form["Body"].upper().split())
 
-    def test_mute_holds_the_escalation(self):
+    def test_mute_silences_the_owner_not_the_contacts(self):
+        # A mute says "I hear it": the owner's phone stays quiet until it
+        # ends; their contacts are still paged (only an ACK stops that: the
+        # owner may be the one in danger).
         owner, sec = "+14155550451", "+14155550452"
         user = self.new_user(owner, secondary=[sec])
-        dev = self.new_device(user, notify={"escalate_after_s": 1})
+        dev = self.new_device(user, notify={"escalate_after_s": 2, "renotify_s": 1,
+                                            "max_reminders": 5})
         alert = self.raise_alarm(dev, ppm=90)
         self.wait_to(owner, "sms")
         st, _, b = self.srv.request("POST", "/v1/alerts/%d/mute" % alert["id"],
                                     query={"minutes": 5})
         self.assertEqual(st, 200, b)
-        time.sleep(3)  # three escalation delays: held by the mute
-        self.assertEqual(self.to(sec), [])
+        n_owner = len(self.to(owner))
+        self.wait_to(sec, "sms", timeout=10)
+        time.sleep(2)  # reminder rounds fell due meanwhile
+        self.assertEqual(len(self.to(owner)), n_owner)
+        self.assertGreaterEqual(len(self.to(sec, "sms")), 1)
         st, _, b = self.srv.request("POST", "/v1/alerts/%d/ack" % alert["id"])
         self.assertEqual(st, 200, b)
 
@@ -399,6 +434,21 @@ class FaultTest(NotifyBase):
 
 
 class NotifyRoutesTest(NotifyBase):
+    server_env = {"CARBON_NOTIFY_LIMIT": "10"}
+
+    def test_manual_alarms_are_limited_per_person(self):
+        user = self.new_user("+14155550931")
+        dev = self.new_device(user)
+        for i in range(10):
+            st, _, b = self.srv.request("POST", "/v1/alerts",
+                                        {"device_id": dev, "message": "drill %d" % i})
+            self.assertEqual(st, 201, b)
+            st, _, b = self.srv.request("POST", "/v1/alerts/%d/ack" % b["id"])
+            self.assertEqual(st, 200, b)
+        st, h, b = self.srv.request("POST", "/v1/alerts", {"device_id": dev})
+        self.assertEqual(st, 429, b)
+        self.assertGreaterEqual(int(h["Retry-After"]), 1)
+
     def test_notify_test_and_seed_routes(self):
         owner = "+14155550901"
         user = self.new_user(owner)
@@ -485,6 +535,236 @@ class NotifyRoutesTest(NotifyBase):
             self.assertEqual(st, 422, bad)
 
 
+def message_text(body):
+    return ET.fromstring(body).find("Message").text
+
+
+def say_text(body):
+    return ET.fromstring(body).find("Say").text
+
+
+class WebhookUrlTest(NotifyBase):
+    """The signed URL is CARBON_PUBLIC_URL + the path + the query string
+    exactly as Twilio sent it (a webhook configured with one)."""
+
+    def post(self, path, signed, params=None):
+        """POSTs a form to path exactly as written, signed for PUBLIC + signed."""
+        params = params or {"From": "+14155550941", "To": FROM, "Body": "hello",
+                            "MessageSid": "SM" + "9" * 32}
+        return self.srv.request(
+            "POST", path, urllib.parse.urlencode(params), token=None,
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Twilio-Signature": self.fake.sign(signed, params)})
+
+    def test_query_string_is_signed(self):
+        for path in ("/twilio/inbound?x=1", "/twilio/inbound?a=b%2Fc&d=e+f&d=%7E&e",
+                     "/twilio/inbound?", "/twilio/inbound?x=%ZZ"):
+            st, _, b = self.post(path, PUBLIC + path)
+            self.assertEqual(st, 200, (path, b))
+            self.assertIn("reply ACK", message_text(b))
+        # Not the URL without it, nor the query decoded, nor another one.
+        for sent, signed in (("/twilio/inbound?x=1", "/twilio/inbound"),
+                             ("/twilio/inbound?a=b%2Fc", "/twilio/inbound?a=b/c"),
+                             ("/twilio/inbound?d=e+f", "/twilio/inbound?d=e f"),
+                             ("/twilio/inbound?x=1", "/twilio/inbound?x=2"),
+                             ("/twilio/inbound", "/twilio/inbound?x=1"),
+                             ("/twilio/inbound", "/twilio/inbound?"),
+                             ("/twilio/inbound?", "/twilio/inbound")):
+            st, _, b = self.post(sent, PUBLIC + signed)
+            self.assertEqual(st, 403, (sent, signed, b))
+        # The default port written out, with a query string.
+        st, _, b = self.post("/twilio/inbound?x=1",
+                             "https://carbon.example.com:443/twilio/inbound?x=1")
+        self.assertEqual(st, 200, b)
+
+    def test_query_string_on_status_and_voice(self):
+        owner = "+14155550951"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600})
+        alert = self.raise_alarm(dev)
+        sms = self.wait_to(owner, "sms")[0]
+        call = self.wait_to(owner, "call")[0]
+        path = "/twilio/status?src=twilio&v=2"
+        st, _, b = self.fake.send_status(self.srv.url(path), sms.sid, "delivered",
+                                         sign_url=PUBLIC + path)
+        self.assertEqual(st, 204, b)
+        path = "/twilio/voice/%d?lang=en" % alert["id"]
+        st, _, b = self.fake.send_voice_digits(self.srv.url(path), call.sid, "1",
+                                               sign_url=PUBLIC + path)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(self.get_alert(alert["id"])["state"], "active_ack")
+
+
+class NoPublicUrlTest(unittest.TestCase):
+    """With the auth token but without CARBON_PUBLIC_URL the server cannot
+    know the URL Twilio signed: every webhook is refused, however signed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeTwilio(account_sid=SID, auth_token=TOKEN).start()
+        env = twilio_env(cls.fake)
+        del env["CARBON_PUBLIC_URL"]
+        cls.srv = Server(env=env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.fake.stop()
+
+    def test_webhooks_refused(self):
+        host = "http://%s:%d" % (self.srv.host, self.srv.port)
+        for path in ("/twilio/inbound", "/twilio/status", "/twilio/voice/1"):
+            # Signed for the Host header (what the server once checked), for
+            # another instance of the same account, and for a TLS proxy.
+            for base in (host, "http://other.example.com", "https://%s:%d" % (self.srv.host,
+                                                                              self.srv.port)):
+                st, _, b = self.fake.send_webhook(
+                    self.srv.url(path), {"From": "+14155550961", "Body": "ACK",
+                                         "MessageSid": "SM" + "1" * 32, "MessageStatus": "sent",
+                                         "CallSid": "CA" + "1" * 32, "Digits": "1"},
+                    sign_url=base + path)
+                self.assertEqual(st, 403, (path, base, b))
+                self.assertIn("CARBON_PUBLIC_URL", b.decode())
+        self.srv.wait_log(lambda r: r.get("level") == "warn"
+                          and "CARBON_PUBLIC_URL is not set" in r.get("msg", ""))
+
+    def test_startup_warning_mentions_webhooks(self):
+        rec = self.srv.wait_log(lambda r: r.get("level") == "warn"
+                                and "no CARBON_PUBLIC_URL" in r.get("msg", ""))
+        self.assertIn("webhook", rec["msg"])
+
+
+class ReplayTest(NotifyBase):
+    """A captured, validly signed webhook request replayed later acknowledges
+    nothing (its MessageSid, or CallSid and Digits, was handled already)."""
+
+    def ack(self, number, sid=None):
+        extra = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid} if sid else None
+        st, _, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), number, FROM,
+                                              "ACK", sign_url=PUBLIC + "/twilio/inbound",
+                                              extra=extra)
+        self.assertEqual(st, 200, b)
+        return message_text(b)
+
+    def test_replayed_sms_ack_acknowledges_nothing_new(self):
+        owner = "+14155550971"
+        user = self.new_user(owner)
+        first = self.raise_alarm(self.new_device(user, notify={"escalate_after_s": 600,
+                                                               "calls": False}))
+        self.wait_to(owner, "sms")
+        sid = "SM" + "ab" * 16
+        text = self.ack(owner, sid)
+        self.assertIn("1 CO alarm acknowledged", text)
+        self.assertEqual(self.get_alert(first["id"])["state"], "active_ack")
+        # Later, another alarm pages the same number ...
+        later = self.raise_alarm(self.new_device(user, notify={"escalate_after_s": 600,
+                                                               "calls": False}))
+        self.wait_to(owner, "sms", count=2)
+        # ... and the captured ACK comes again: the first answer, nothing more.
+        self.assertEqual(self.ack(owner, sid), text)
+        self.assertEqual(self.get_alert(later["id"])["state"], "active_unack")
+        rec = self.srv.wait_log(lambda r: "already handled" in r.get("msg", "")
+                                and sid in r.get("msg", ""))
+        self.assertEqual(rec["level"], "info")
+        # A real reply (a new MessageSid) acknowledges it.
+        self.assertIn("1 CO alarm acknowledged", self.ack(owner, "SM" + "cd" * 16))
+        self.assertEqual(self.get_alert(later["id"])["state"], "active_ack")
+        # An ACK that found nothing, repeated, says so again.
+        self.assertIn("no open CO alarm", self.ack(owner, "SM" + "ef" * 16))
+        self.assertIn("no open CO alarm", self.ack(owner, "SM" + "ef" * 16))
+
+    def test_replayed_key_press_acknowledges_once(self):
+        owner = "+14155550981"
+        user = self.new_user(owner)
+        alert = self.raise_alarm(self.new_device(user, notify={"escalate_after_s": 600}))
+        call = self.wait_to(owner, "call")[0]
+        url = "/twilio/voice/%d" % alert["id"]
+
+        def press(digits):
+            st, _, b = self.fake.send_voice_digits(self.srv.url(url), call.sid, digits,
+                                                   sign_url=PUBLIC + url)
+            self.assertEqual(st, 200, b)
+            return say_text(b)
+
+        self.assertIn("not acknowledged", press("2"))
+        said = press("1")
+        self.assertIn("acknowledged", said)
+        self.assertNotIn("not acknowledged", said)
+        self.assertEqual(press("1"), said)  # the same answer, no second acknowledgement
+        self.srv.wait_log(lambda r: r.get("level") == "info" and call.sid in r.get("msg", "")
+                          and "already handled" in r.get("msg", ""))
+        acks = [r for r in self.srv.log_records()
+                if "alert %d acknowledged by pressing 1" % alert["id"] in r.get("msg", "")]
+        self.assertEqual(len(acks), 1)
+        self.assertEqual(self.get_alert(alert["id"])["acknowledged_by"], "call:" + owner)
+
+
+class StatusOrderTest(NotifyBase):
+    """Status callbacks arrive in any order: provider_status only moves
+    forward."""
+
+    def test_late_status_does_not_undo_a_final_one(self):
+        owner = "+14155550991"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600})
+        alert = self.raise_alarm(dev)
+        sms = self.wait_to(owner, "sms")[0]
+        call = self.wait_to(owner, "call")[0]
+        status_url = self.srv.url("/twilio/status")
+        for sid, status, code in ((sms.sid, "undelivered", 30003), (sms.sid, "sent", None),
+                                  (sms.sid, "sending", None), (call.sid, "completed", None),
+                                  (call.sid, "ringing", None), (call.sid, "in-progress", None)):
+            st, _, b = self.fake.send_status(status_url, sid, status, error_code=code,
+                                             sign_url=PUBLIC + "/twilio/status")
+            self.assertEqual(st, 204, (sid, status, b))
+        log = {x.get("provider_sid"): x for x in self.get_alert(alert["id"])["notifications"]}
+        self.assertEqual(log[sms.sid]["provider_status"], "undelivered")
+        self.assertEqual(log[sms.sid]["error_code"], 30003)
+        self.assertEqual(log[call.sid]["provider_status"], "completed")
+
+
+class WebhookLogTest(NotifyBase):
+    """What the webhooks log: no phone numbers in full, and no flood."""
+
+    def test_sms_ack_logs_a_masked_number(self):
+        owner = "+14155550931"
+        user = self.new_user(owner)
+        self.raise_alarm(self.new_device(user, notify={"escalate_after_s": 600,
+                                                       "calls": False}))
+        self.wait_to(owner, "sms")
+        st, _, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), owner, FROM,
+                                              "ACK", sign_url=PUBLIC + "/twilio/inbound")
+        self.assertEqual(st, 200, b)
+        rec = self.srv.wait_log(lambda r: r.get("msg", "").startswith("SMS ACK from"))
+        self.assertIn("+1********31", rec["msg"])
+        for line in self.srv.stderr_lines():
+            self.assertNotIn(owner, line)
+            self.assertNotIn(owner[2:], line)
+
+    def test_bad_signature_warnings_are_throttled(self):
+        def warnings():
+            return [r for r in self.srv.log_records()
+                    if r.get("msg") == "webhook /twilio/status: bad or missing X-Twilio-Signature"]
+        before = len(warnings())
+        t0 = time.monotonic()
+        for _ in range(25):
+            st, _, _ = self.fake.send_status(self.srv.url("/twilio/status"), "SM" + "0" * 32,
+                                             "sent", sign_url=PUBLIC + "/twilio/status",
+                                             bad_signature=True)
+            self.assertEqual(st, 403)
+        elapsed = time.monotonic() - t0
+        time.sleep(1.1)
+        st, _, _ = self.fake.send_status(self.srv.url("/twilio/status"), "SM" + "0" * 32, "sent",
+                                         sign_url=PUBLIC + "/twilio/status", signature="")
+        self.assertEqual(st, 403)
+        self.srv.wait_log(lambda r: r.get("msg", "").startswith("webhook /twilio/status")
+                          and r.get("suppressed"))
+        got = warnings()[before:]
+        self.assertLessEqual(len(got), 2 + int(elapsed), got)
+        # Each logged line counts those left out before it: none is lost.
+        self.assertEqual(sum(1 + r.get("suppressed", 0) for r in got), 26, got)
+
+
 class RestartTest(unittest.TestCase):
     def test_kill_9_with_pending_notifications_resumes(self):
         owner = "+14155551001"
@@ -550,14 +830,17 @@ class RestartTest(unittest.TestCase):
 
 class BadSettingsTest(unittest.TestCase):
     def test_bad_twilio_settings_stop_the_start(self):
+        # Every case has the auth token: none of them may print it.
         cases = [
             ({"CARBON_TWILIO_ACCOUNT_SID": SID}, "must be set together"),
-            ({"CARBON_TWILIO_ACCOUNT_SID": SID, "CARBON_TWILIO_AUTH_TOKEN": TOKEN,
-              "CARBON_TWILIO_FROM": FROM, "CARBON_TWILIO_API_BASE": "ftp://x"}, "Twilio settings"),
+            ({"CARBON_TWILIO_FROM": FROM}, "must be set together"),
+            ({"CARBON_TWILIO_ACCOUNT_SID": SID, "CARBON_TWILIO_FROM": FROM,
+              "CARBON_TWILIO_API_BASE": "ftp://x"}, "Twilio settings"),
             ({"CARBON_PUBLIC_URL": "carbon.example.com"}, "CARBON_PUBLIC_URL"),
             ({"CARBON_PUBLIC_URL": "https://carbon.example.com/"}, "CARBON_PUBLIC_URL"),
         ]
         for env, words in cases:
+            env = dict(env, CARBON_TWILIO_AUTH_TOKEN=TOKEN)
             s = Server(env=env, start=False)
             try:
                 with self.assertRaises(ServerError, msg=env) as cm:
@@ -581,6 +864,98 @@ class NoProviderTest(unittest.TestCase):
                                    headers={"Content-Type":
                                             "application/x-www-form-urlencoded"})
             self.assertEqual(st, 403, b)
+        finally:
+            srv.cleanup()
+
+
+class FloodTest(NotifyBase):
+    """What keeps people from being paged too often (review findings)."""
+
+    def test_one_event_one_escalation(self):
+        # 400 ppm raises co_high, co_rising and (soon) co_exposure: one
+        # escalation for the device, not one per kind.
+        owner, sec = "+14155551201", "+14155551202"
+        user = self.new_user(owner, secondary=[sec])
+        dev = self.new_device(user, notify={"escalate_after_s": 2})
+        now = time.time()
+        st, _, b = self.srv.post_readings([{"device_id": dev, "co_ppm": 0, "ts": now - 200},
+                                           {"device_id": dev, "co_ppm": 400, "ts": now}])
+        self.assertEqual(st, 201, b)
+        self.wait_to(owner, "call")
+        time.sleep(1)
+        st, _, b = self.srv.request("GET", "/v1/alerts", query={"device_id": dev})
+        kinds = {a["kind"] for a in b["alerts"] if a["active"]}
+        self.assertIn("co_high", kinds)
+        self.assertGreaterEqual(len(kinds), 2, kinds)
+        self.assertEqual(len(self.to(owner, "sms")), 1)
+        self.assertEqual(len(self.to(owner, "call")), 1)
+        # Pressing 1 on that call: nobody else is paged for any of them.
+        call = self.to(owner, "call")[0]
+        aid = int(call.form["Twiml"].split("/twilio/voice/")[1].split('"')[0])
+        url = "/twilio/voice/%d" % aid
+        st, _, _ = self.fake.send_voice_digits(self.srv.url(url), call.sid, "1",
+                                               sign_url=PUBLIC + url)
+        self.assertEqual(st, 200)
+        time.sleep(3)
+        self.assertEqual(self.to(sec), [])
+
+    def test_reminders_do_not_pile_up_during_an_outage(self):
+        owner = "+14155551211"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"escalate_after_s": 600, "renotify_s": 1,
+                                            "max_reminders": 5, "calls": False})
+        self.fake.fail_next(1000, status=503, kind="sms")
+        self.raise_alarm(dev)
+        time.sleep(4)  # four reminder intervals with nothing going out
+        self.fake.reset_behaviour()
+        self.wait_to(owner, "sms", timeout=15)
+        time.sleep(0.5)
+        # Not the owner SMS plus four stored-up reminders at once.
+        self.assertLessEqual(len(self.to(owner, "sms")), 2)
+
+    def test_flapping_sends_no_all_clear_between_alarms(self):
+        owner = "+14155551221"
+        user = self.new_user(owner)
+        dev = self.new_device(user, notify={"all_clear_after_s": 4, "calls": False},
+                              thresholds={"clear_hold_s": 0})
+        now = time.time()
+        for k in range(6):  # 60, 5, 60, 5 ...: raised and cleared three times
+            st, _, b = self.srv.post_readings({"device_id": dev, "co_ppm": 60 if k % 2 == 0 else 5,
+                                               "ts": now - 6 + k})
+            self.assertEqual(st, 201, b)
+            time.sleep(0.3)
+        self.wait_to(owner, "sms", timeout=10)
+        time.sleep(2)
+        clear = [r for r in self.to(owner, "sms") if "ACK" not in r.form["Body"]]
+        self.assertEqual(clear, [])  # the all-clear waits for quiet ...
+        time.sleep(4)
+        clear = [r for r in self.to(owner, "sms") if "ACK" not in r.form["Body"]]
+        self.assertEqual(len(clear), 1)  # ... then says it once
+
+    def test_messages_per_number_are_capped(self):
+        owner = "+14155551231"
+        user = self.new_user(owner)
+        for i in range(20):
+            st, _, b = self.srv.request("POST", "/notify/send_sms",
+                                        query={"user_id": user, "message": "n%d" % i})
+            self.assertEqual(st, 200, b)
+        st, _, b = self.srv.request("POST", "/notify/send_sms",
+                                    query={"user_id": user, "message": "one more"})
+        self.assertEqual(st, 202, b)  # held, not refused: it goes out later
+        self.assertEqual(len(self.to(owner, "sms")), 20)
+
+    def test_policy_floor(self):
+        user = self.new_user("+14155551241")
+        dev = self.new_device(user)
+        srv = Server()  # the default floor: 60 s
+        try:
+            srv.create_device(dev)
+            st, _, b = srv.request("PATCH", "/v1/devices/" + dev,
+                                   {"notify": {"escalate_after_s": 59}})
+            self.assertEqual(st, 422, b)
+            st, _, b = srv.request("PATCH", "/v1/devices/" + dev,
+                                   {"notify": {"escalate_after_s": 60, "renotify_s": 60}})
+            self.assertEqual(st, 200, b)
         finally:
             srv.cleanup()
 

@@ -164,18 +164,18 @@ static void test_settings(void **st)
     struct jv_err e;
     char *out = NULL;
     json_t *patch = json_loads("{\"escalate_after_s\":60,\"calls\":false}", 0, NULL);
-    assert_true(notify_policy_merge(NULL, patch, &out, &e));
+    assert_true(notify_policy_merge(NULL, patch, 1, &out, &e));
     json_decref(patch);
-    notify_policy_from(out, &d, &p);
+    notify_policy_from(out, &d, 1, &p);
     assert_int_equal(p.escalate_after_s, 60);
     assert_false(p.calls);
     assert_int_equal(p.renotify_s, 600);
     /* A later patch keeps what it does not name; null restores a default. */
     char *out2 = NULL;
     patch = json_loads("{\"calls\":null,\"max_reminders\":0}", 0, NULL);
-    assert_true(notify_policy_merge(out, patch, &out2, &e));
+    assert_true(notify_policy_merge(out, patch, 1, &out2, &e));
     json_decref(patch);
-    notify_policy_from(out2, &d, &p);
+    notify_policy_from(out2, &d, 1, &p);
     assert_int_equal(p.escalate_after_s, 60);
     assert_true(p.calls);
     assert_int_equal(p.max_reminders, 0);
@@ -184,7 +184,7 @@ static void test_settings(void **st)
     static const char *const bad[] = {"{\"escalate_after_s\":0}",
                                       "{\"escalate_after_s\":86401}",
                                       "{\"renotify_s\":-5}",
-                                      "{\"max_reminders\":101}",
+                                      "{\"max_reminders\":21}",
                                       "{\"ring_s\":4}",
                                       "{\"calls\":1}",
                                       "{\"fresh_s\":\"600\"}",
@@ -195,14 +195,14 @@ static void test_settings(void **st)
         json_t *b = json_loads(bad[i], 0, NULL);
         char *o = NULL;
         assert_non_null(b);
-        if (notify_policy_merge(NULL, b, &o, &e))
+        if (notify_policy_merge(NULL, b, 1, &o, &e))
             fail_msg("accepted %s", bad[i]);
         assert_null(o);
         assert_true(e.reason[0] != 0);
         json_decref(b);
     }
     /* Unreadable stored text: the defaults. */
-    notify_policy_from("{not json", &d, &p);
+    notify_policy_from("{not json", &d, 1, &p);
     assert_int_equal(p.escalate_after_s, 300);
     json_t *j = notify_policy_json(&p);
     assert_int_equal(json_integer_value(json_object_get(j, "escalate_after_s")), 300);
@@ -284,7 +284,7 @@ static void test_outbox(void **st)
     n1.sent_ms = 2000;
     snprintf(n1.sid, sizeof n1.sid, "SM0123");
     snprintf(n1.provider_status, sizeof n1.provider_status, "queued");
-    assert_int_equal(s->ops->notif_update(s, &n1), CB_OK);
+    assert_int_equal(s->ops->notif_update(s, &n1, -1), CB_OK);
     struct notification got;
     assert_int_equal(s->ops->notif_status(s, "SM0123", "delivered", 0, 3000, &got), CB_OK);
     assert_string_equal(got.provider_status, "delivered");
@@ -294,7 +294,7 @@ static void test_outbox(void **st)
     /* An attempt's outcome written after the callback keeps its status. */
     snprintf(n1.provider_status, sizeof n1.provider_status, "queued");
     n1.provider_status[0] = 0;
-    assert_int_equal(s->ops->notif_update(s, &n1), CB_OK);
+    assert_int_equal(s->ops->notif_update(s, &n1, -1), CB_OK);
     assert_int_equal(s->ops->notif_get(s, n1.id, &got), CB_OK);
     assert_string_equal(got.provider_status, "delivered");
     assert_string_equal(got.body, n1.body);
@@ -332,6 +332,82 @@ static void test_outbox(void **st)
     test_rm_tree(dir);
 }
 
+/* Status callbacks in any order: provider_status only moves forward. */
+static void check_status(struct store *s, const char *sid, const char *status, int code,
+                         const char *want, int want_code)
+{
+    struct notification got;
+    assert_int_equal(s->ops->notif_status(s, sid, status, code, 5000, &got), CB_OK);
+    if (strcmp(got.provider_status, want) != 0 || got.error_code != want_code)
+        fail_msg("%s: \"%s\" gave \"%s\" (code %d), want \"%s\" (code %d)", sid, status,
+                 got.provider_status, got.error_code, want, want_code);
+    assert_string_equal(got.sid, sid);
+    /* What the callback answered is what is stored. */
+    struct notification row;
+    assert_int_equal(s->ops->notif_get(s, got.id, &row), CB_OK);
+    assert_string_equal(row.provider_status, want);
+    assert_int_equal(row.error_code, want_code);
+}
+
+static void test_status_order(void **st)
+{
+    (void)st;
+    snprintf(dir, sizeof dir, "/tmp/carbon-notify-st-%d", (int)getpid());
+    test_rm_tree(dir);
+    struct store *s = open_store();
+    static const struct {
+        int ch;
+        const char *sid, *status;
+    } rows[] = {
+        {NOTIF_SMS, "SMorder1", "queued"},    {NOTIF_SMS, "SMorder2", ""},
+        {NOTIF_CALL, "CAorder1", "queued"},   {NOTIF_CALL, "CAorder2", "initiated"},
+        {NOTIF_SMS, "SMorder3", "delivered"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct notification n = msg(0, NOTIFY_STAGE_TEST, 0, rows[i].ch, "+14155550101");
+        n.state = NOTIF_ACCEPTED;
+        snprintf(n.sid, sizeof n.sid, "%s", rows[i].sid);
+        snprintf(n.provider_status, sizeof n.provider_status, "%s", rows[i].status);
+        assert_int_equal(s->ops->notif_add(s, &n), CB_OK);
+    }
+    /* SMS: forward steps apply; a late one is ignored and the real state
+     * answered; a final status does not replace another final one. */
+    check_status(s, "SMorder1", "sent", 0, "sent", 0);
+    check_status(s, "SMorder1", "sending", 0, "sent", 0);
+    check_status(s, "SMorder1", "queued", 0, "sent", 0);
+    check_status(s, "SMorder1", "undelivered", 30003, "undelivered", 30003);
+    check_status(s, "SMorder1", "sent", 0, "undelivered", 30003);
+    check_status(s, "SMorder1", "delivered", 0, "undelivered", 30003);
+    check_status(s, "SMorder1", "read", 0, "undelivered", 30003);
+    check_status(s, "SMorder1", "undelivered", 30005, "undelivered", 30005); /* the same again */
+    check_status(s, "SMorder1", "something-new", 0, "undelivered", 30005);
+    check_status(s, "SMorder3", "sent", 0, "delivered", 0);
+    check_status(s, "SMorder3", "failed", 30008, "delivered", 0);
+    /* Nothing stored: anything is taken, an unlisted status too; a listed one
+     * then replaces it, and an unlisted one no longer does. */
+    check_status(s, "SMorder2", "something-new", 0, "something-new", 0);
+    check_status(s, "SMorder2", "sending", 0, "sending", 0);
+    check_status(s, "SMorder2", "something-newer", 0, "sending", 0);
+    check_status(s, "SMorder2", "accepted", 0, "sending", 0);
+    check_status(s, "SMorder2", "delivered", 0, "delivered", 0);
+    /* Calls have their own order. */
+    check_status(s, "CAorder1", "completed", 0, "completed", 0);
+    check_status(s, "CAorder1", "ringing", 0, "completed", 0);
+    check_status(s, "CAorder1", "in-progress", 0, "completed", 0);
+    check_status(s, "CAorder1", "no-answer", 0, "completed", 0);
+    check_status(s, "CAorder2", "queued", 0, "initiated", 0);
+    check_status(s, "CAorder2", "ringing", 0, "ringing", 0);
+    check_status(s, "CAorder2", "sent", 0, "ringing", 0); /* an SMS status: not a call's */
+    check_status(s, "CAorder2", "in-progress", 0, "in-progress", 0);
+    check_status(s, "CAorder2", "answered", 0, "in-progress", 0);
+    check_status(s, "CAorder2", "busy", 0, "busy", 0);
+    check_status(s, "CAorder2", "completed", 0, "busy", 0);
+    struct notification got;
+    assert_int_equal(s->ops->notif_status(s, "SMnone", "sent", 0, 5000, &got), CB_ERR_NOT_FOUND);
+    s->ops->close(s);
+    test_rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_stale),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_outbox),
+        cmocka_unit_test(test_status_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -456,6 +456,48 @@ static void test_idempotent(void **state)
     }
 }
 
+static void test_mask(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } v[] = {
+        {"+14155550101", "+1********01"},   /* NANP: +1, 10 national digits */
+        {"+447700900123", "+44********23"}, /* UK */
+        {"+4930123456", "+49******56"},     /* Germany, a short number */
+        {"+390612345678", "+39********78"}, /* Italy: the 0 is masked too */
+        {"+35312345678", "+353******78"},   /* a 3-digit calling code */
+        {"+79161234567", "+7********67"},
+        {"+2901234", "+290****"},       /* 4 national digits: all masked */
+        {"+8821234567", "+882*****67"}, /* a non-geographic code */
+        {"+1415", "+1***"},             /* not valid E.164, yet shaped like it */
+        {"+1", "+1"},
+        {NULL, "(invalid)"},
+        {"", "(invalid)"},
+        {"+", "(invalid)"},
+        {"4155550101", "(invalid)"},  /* national */
+        {"+0123456789", "(invalid)"}, /* no calling code starts with 0 */
+        {"+14155550101x", "(invalid)"},
+        {"+1 415 555 0101", "(invalid)"},
+        {"+1234567890123456", "(invalid)"}, /* 16 digits */
+        {"++14155550101", "(invalid)"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char out[PHONE_MAX + 1];
+        memset(out, 'x', sizeof out);
+        phone_mask(v[i].in, out);
+        if (strcmp(out, v[i].want) != 0)
+            fail_msg("phone_mask(%s) = \"%s\", want \"%s\"", v[i].in ? v[i].in : "NULL", out,
+                     v[i].want);
+    }
+    /* The national digits other than the last two never show. */
+    char out[PHONE_MAX + 1];
+    phone_mask("+442079460958", out);
+    assert_null(strstr(out, "2079"));
+    assert_null(strstr(out, "946"));
+    assert_int_equal(strlen(out), strlen("+442079460958"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_valid_e164),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
