@@ -55,9 +55,11 @@ static bool read_bool(const json_t *o, const char *key, bool *out, struct jv_err
 /* Reads the keys present in o over *p; false with *e on a bad value. The
  * lower bounds (min_delay_s) keep anyone from turning the server into a
  * pager of any number; tests and drills lower them server-wide. */
-static bool read_keys(const json_t *o, struct notify_policy *p, int64_t min_delay_s,
+static bool read_keys(const json_t *o, struct notify_policy *p, int64_t min_delay_s, bool stored,
                       struct jv_err *e)
 {
+    /* stored: settings written under older limits (max_reminders up to
+     * 100) are taken, then brought within today's. */
     int64_t v;
     bool has;
     if (!jv_only_keys(o, keys, e))
@@ -68,10 +70,10 @@ static bool read_keys(const json_t *o, struct notify_policy *p, int64_t min_dela
                 e) ||
         !jv_int(o, "fresh_s", false, 1, 7 * 86400, &p->fresh_s, NULL, e))
         return false;
-    if (!jv_int(o, "max_reminders", false, 0, NOTIFY_MAX_REMINDERS, &v, &has, e))
+    if (!jv_int(o, "max_reminders", false, 0, stored ? 100 : NOTIFY_MAX_REMINDERS, &v, &has, e))
         return false;
     if (has)
-        p->max_reminders = (int)v;
+        p->max_reminders = (int)(v > NOTIFY_MAX_REMINDERS ? NOTIFY_MAX_REMINDERS : v);
     if (!jv_int(o, "ring_s", false, 5, 600, &v, &has, e))
         return false;
     if (has)
@@ -94,7 +96,7 @@ void notify_policy_from(const char *stored, const struct notify_policy *d, int64
     struct jv_err e;
     /* Validated when written (perhaps under a lower floor: read with none,
      * then raised to today's); unreadable text falls back to the defaults. */
-    if (json_is_object(o) && read_keys(o, &c, 1, &e))
+    if (json_is_object(o) && read_keys(o, &c, 1, true, &e))
         *p = c;
     json_decref(o);
     p->escalate_after_s = at_least(p->escalate_after_s, min_delay_s);
@@ -112,7 +114,7 @@ bool notify_policy_merge(const char *stored, const json_t *patch, int64_t min_de
         jv_fail(e, "notify", "must be an object like {\"escalate_after_s\":300}");
         return false;
     }
-    if (!read_keys(patch, &c, min_delay_s, e))
+    if (!read_keys(patch, &c, min_delay_s, false, e))
         return false;
     json_t *merged = jv_merge(stored, patch);
     if (!merged) {

@@ -566,10 +566,10 @@ static bool plan(struct notify_service *ns, struct track *t, int64_t now_ms)
                 (long long)a.id, t->device_id);
     }
     if (t->stale || !w.owner.id[0] || spoken_for(ns, t, &a)) {
-        if (!t->stale && !t->ownerless_noted)
+        if (!t->stale && !w.owner.id[0] && !t->ownerless_noted)
             log_msg(LOG_WARN, "notify: alarm %lld on %s: the device has no owner, nobody to page",
                     (long long)a.id, t->device_id);
-        t->ownerless_noted = !t->stale;
+        t->ownerless_noted = !t->stale && !w.owner.id[0];
         who_clear(&w);
         t->wake_ms = now_ms + PLAN_TICK_MS; /* look again: an owner may be given, readings come */
         return true;
@@ -660,8 +660,11 @@ static void handle_item(struct notify_service *ns, const struct inbox_item *it, 
         stop_paging(ns, &it->a, it->device_id, now_ms);
         return;
     }
-    if (it->type == ALARM_EV_RAISED) {
-        size_t n = 0; /* it alarms again: no "all clear" from its last alarm */
+    if (it->type == ALARM_EV_RAISED && it->a.severity == ALARM_SEV_CRITICAL) {
+        /* It is dangerous again: no "all clear" from its last alarm (this
+         * one will send its own). A warning leaves it: it pages nobody but
+         * the owner, and the contacts must still hear it is over. */
+        size_t n = 0;
         ns->st->ops->notif_cancel_stage(ns->st, it->a.dev, NOTIFY_STAGE_ALL_CLEAR, now_ms, &n);
     }
     if (it->type == ALARM_EV_REARMED)
@@ -959,10 +962,6 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         pthread_mutex_unlock(&ns->mu);
         return;
     }
-    /* Durably "sending" before the request: a crash during it is known. */
-    n.state = NOTIF_SENDING;
-    n.attempts++;
-    n.updated_ms = now;
     int retry_s = 0;
     if (!ratelimit_take(ns->per_number[n.channel == NOTIF_CALL], n.to, 1, now, &retry_s)) {
         bool call = n.channel == NOTIF_CALL;
@@ -978,8 +977,13 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         pthread_mutex_lock(&ns->mu);
         enqueue_alert_locked(ns, n.id, n.next_ms, n.alert_id);
         pthread_mutex_unlock(&ns->mu);
+        fire_watchers(ns, n.id); /* a test message: "held" is its answer */
         return;
     }
+    /* Durably "sending" before the request: a crash during it is known. */
+    n.state = NOTIF_SENDING;
+    n.attempts++;
+    n.updated_ms = now;
     /* Only from "pending": an acknowledgement may have cancelled it since
      * it was read (then it is not sent). */
     cb_err rc = ns->st->ops->notif_update(ns->st, &n, NOTIF_PENDING);
@@ -1378,7 +1382,7 @@ json_t *notify_json(const struct notification *n)
     json_object_set_new(o, "body", json_string(n->body));
     if (n->sent_ms)
         set_time(o, "sent_at", n->sent_ms);
-    if (n->state == NOTIF_PENDING && n->attempts)
+    if (n->state == NOTIF_PENDING && n->next_ms > n->created_ms) /* retried or held */
         set_time(o, "next_attempt_at", n->next_ms);
     if (n->sid[0])
         json_object_set_new(o, "provider_sid", json_string(n->sid));

@@ -939,9 +939,15 @@ class FloodTest(NotifyBase):
             st, _, b = self.srv.request("POST", "/notify/send_sms",
                                         query={"user_id": user, "message": "n%d" % i})
             self.assertEqual(st, 200, b)
-        st, _, b = self.srv.request("POST", "/notify/send_sms",
-                                    query={"user_id": user, "message": "one more"})
+        t0 = time.time()
+        st, _, b = self.srv.request("POST", "/v1/notify/test", {"user_id": user})
+        self.assertLess(time.time() - t0, 5)  # answered at once, not after the 10 s wait
         self.assertEqual(st, 202, b)  # held, not refused: it goes out later
+        n = b["notification"]
+        self.assertEqual(n["state"], "pending")  # still to be sent, never lost
+        self.assertIn("held", n["last_error"])
+        self.assertEqual(n["attempts"], 0)
+        self.assertIn("next_attempt_at", n)
         self.assertEqual(len(self.to(owner, "sms")), 20)
 
     def test_policy_floor(self):

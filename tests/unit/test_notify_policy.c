@@ -201,6 +201,17 @@ static void test_settings(void **st)
         assert_true(e.reason[0] != 0);
         json_decref(b);
     }
+    /* Stored under older limits (max_reminders up to 100, delays of 1 s):
+     * read, then brought within today's; the other keys are kept. */
+    notify_policy_from("{\"max_reminders\":50,\"calls\":false,\"escalate_after_s\":1}", &d, 60, &p);
+    assert_int_equal(p.max_reminders, NOTIFY_MAX_REMINDERS);
+    assert_false(p.calls);
+    assert_int_equal(p.escalate_after_s, 60);
+    /* ... but a PATCH must be within them. */
+    patch = json_loads("{\"escalate_after_s\":59}", 0, NULL);
+    out = NULL;
+    assert_false(notify_policy_merge(NULL, patch, 60, &out, &e));
+    json_decref(patch);
     /* Unreadable stored text: the defaults. */
     notify_policy_from("{not json", &d, 1, &p);
     assert_int_equal(p.escalate_after_s, 300);
