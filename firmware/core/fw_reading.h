@@ -23,6 +23,8 @@
 #define FW_RD_HUM 0x08u     /* hum_pct is set */
 #define FW_RD_UNCAL 0x10u   /* R0 is the default, not a clean-air calibration */
 #define FW_RD_ADC_ERR 0x20u /* the ADC read itself failed */
+#define FW_RD_SUPPLY 0x40u  /* the measured Vc was implausible: converted with the nominal vc_v */
+#define FW_RD_VC_MEAS 0x80u /* converted with the measured Vc (port.read_supply_v) */
 
 struct fw_sample {
     int64_t mono_ms; /* device clock */

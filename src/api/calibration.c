@@ -47,8 +47,13 @@ bool calibration_parse(const json_t *obj, struct device_calibration *out, struct
     double div = 0;
     int64_t ibits = 0, irail = 0;
     bool has_bits = false, has_rail = false;
-    if (!num(obj, "r0_ohms", 1e-3, 1e9, &c.mq7.r0_ohm, e) ||
-        !num(obj, "rl_ohms", 1e-3, 1e9, &c.mq7.rl_ohm, e) ||
+    /* Each key's type here; its range below, by the core's own check (the
+     * same plausibility ranges the device applies), so the limits live in
+     * one place (firmware/core/mq7.c). divider_ratio keeps its own range:
+     * both of its forms are read here. */
+    const double any = 1e300;
+    if (!num(obj, "r0_ohms", -any, any, &c.mq7.r0_ohm, e) ||
+        !num(obj, "rl_ohms", -any, any, &c.mq7.rl_ohm, e) ||
         !num(obj, "divider_ratio", 1e-3, 1000, &div, e) ||
         !jv_int(obj, "adc_bits", false, 6, 24, &ibits, &has_bits, e) ||
         !num(obj, "vref_volts", 1e-3, 100, &c.mq7.vref_v, e) ||
@@ -56,8 +61,8 @@ bool calibration_parse(const json_t *obj, struct device_calibration *out, struct
         !num(obj, "adc_gain", 0.5, 2, &c.mq7.adc_gain, e) ||
         !num(obj, "adc_offset_volts", -25, 25, &c.mq7.adc_offset_v, e) ||
         !jv_int(obj, "rail_counts", false, 0, 1 << 20, &irail, &has_rail, e) ||
-        !num(obj, "curve_a", 1e-6, 1e9, &c.mq7.curve_a, e) ||
-        !num(obj, "curve_b", -100, -1e-6, &c.mq7.curve_b, e))
+        !num(obj, "curve_a", -any, any, &c.mq7.curve_a, e) ||
+        !num(obj, "curve_b", -any, any, &c.mq7.curve_b, e))
         return false;
     if (json_object_get(obj, "r0_ohms"))
         c.calibrated = true;
@@ -83,19 +88,30 @@ bool calibration_parse(const json_t *obj, struct device_calibration *out, struct
         jv_fail(e, "input", "\"raw\" needs r0_ohms (the conversion cannot work without it)");
         return false;
     }
-    /* The checks across keys (each key alone was checked above). */
-    const char *why = mq7_calibration_check(&c.mq7);
+    /* The core's checks: each key's plausibility range, then the checks
+     * across keys. Its field names are the struct's: name the JSON key. */
+    const char *field = "";
+    const char *why = mq7_calibration_check_field(&c.mq7, &field);
     if (why) {
-        if (strncmp(why, "adc_offset_v", 12) == 0)
+        static const char *const names[][2] = {
+            {"r0_ohm", "r0_ohms"},    {"rl_ohm", "rl_ohms"},    {"divider", "divider_ratio"},
+            {"adc_bits", "adc_bits"}, {"vref_v", "vref_volts"}, {"vc_v", "vc_volts"},
+            {"adc_gain", "adc_gain"}, {"curve_a", "curve_a"},   {"curve_b", "curve_b"},
+        };
+        const char *key = "";
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+            if (strcmp(field, names[i][0]) == 0)
+                key = names[i][1];
+        if (strcmp(field, "adc_offset_v") == 0)
             jv_fail(e, "adc_offset_volts", "must be less than a quarter of vref_volts either way");
-        else if (strncmp(why, "rail_counts", 11) == 0)
+        else if (strcmp(field, "rail_counts") == 0)
             jv_fail(e, "rail_counts", "must be under an eighth of the ADC's range (adc_bits)");
-        else if (strncmp(why, "vc_v / divider", 14) == 0)
+        else if (field[0] == '\0')
             jv_fail(e, "",
                     "vc_volts through divider_ratio exceeds the ADC's full scale (vref_volts): "
                     "the sensor's output must map inside the ADC's range");
         else
-            jv_fail(e, "", "%s", why);
+            jv_fail(e, key, "%s", why); /* a field the JSON cannot set: "" */
         return false;
     }
     *out = c;

@@ -4,9 +4,10 @@
  *
  * The JSON keys and the fields they set (every key optional; a key left
  * out takes mq7_calibration_default's value):
- *   r0_ohms          r0_ohm        Rs at 100 ppm; its presence makes the
- *                                  device "calibrated" (co_raw accepted)
- *   rl_ohms          rl_ohm        load resistor
+ *   r0_ohms          r0_ohm        Rs at 100 ppm, 1000..100000; its presence
+ *                                  makes the device "calibrated" (co_raw
+ *                                  accepted)
+ *   rl_ohms          rl_ohm        load resistor, 1000..1000000
  *   divider_ratio    divider       either form of the same divider: >= 1 is
  *                                  Vout/Vpin (the core's form), < 1 is
  *                                  Vpin/Vout (R2/(R1+R2)); a passive divider
@@ -18,13 +19,16 @@
  *   adc_offset_volts adc_offset_v  ... Vpin * gain + offset
  *   rail_counts      rail_counts   integer: counts this close to 0 or the
  *                                  top are a rail (a fault)
- *   curve_a, curve_b curve_a/_b    ppm = a * (Rs/R0)^b
+ *   curve_a, curve_b curve_a/_b    ppm = a * (Rs/R0)^b, a 1..10000, b -5..-0.2
  *   input            -             "ppm" (default) or "raw": how the seed's
  *                                  POST /Dynamo/item reads its CO value;
  *                                  "raw" needs r0_ohms
- * The whole is then checked with mq7_calibration_check, so a calibration
+ * The ranges are the firmware core's (mq7_calibration_check: plausibility
+ * ranges from the datasheet, so an Ohm/kOhm slip or a calibration made in
+ * dirty air is refused), and the whole is checked with it, so a calibration
  * the conversion cannot use is refused when it is written, not when a
- * reading arrives. */
+ * reading arrives; the 422 names the JSON key. short_ratio (the short
+ * floor) is not a key: always MQ7_SHORT_RATIO. */
 #ifndef CARBON_API_CALIBRATION_H
 #define CARBON_API_CALIBRATION_H
 #include "core/jsonv.h"

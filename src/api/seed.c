@@ -44,10 +44,40 @@ static bool item_device(struct app *app, struct http_req *req, const char *id, u
     return api_device_seq(app, req, id, seq);
 }
 
-/* Strict decimal number: the whole string, finite. */
+/* Decimal digits from s; returns how many (0: none). */
+static size_t digits(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+/* Strict decimal number, the whole string: an optional '-', digits, an
+ * optional '.' and digits, an optional exponent (e or E, an optional sign,
+ * digits); finite. Not hex ("0x10"), inf or nan, blanks or a leading '+',
+ * all of which strtod alone would take. */
 static bool parse_num(const char *s, double *out)
 {
     if (!s || !*s || strlen(s) > 64)
+        return false;
+    size_t i = s[0] == '-';
+    size_t n = digits(s + i);
+    if (!n)
+        return false;
+    i += n;
+    if (s[i] == '.') {
+        if (!(n = digits(s + i + 1)))
+            return false;
+        i += 1 + n;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        i += 1 + (s[i + 1] == '+' || s[i + 1] == '-');
+        if (!(n = digits(s + i)))
+            return false;
+        i += n;
+    }
+    if (s[i])
         return false;
     char *end;
     double v = strtod(s, &end);

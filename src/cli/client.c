@@ -15,7 +15,8 @@ static const char *env_get(const char *name)
     return getenv(name);
 }
 
-bool client_init(struct client *c, const char *cmd, const char *server, const char *config_path)
+static bool init(struct client *c, const char *cmd, const char *server, const char *config_path,
+                 bool need_token)
 {
     struct config cfg;
     const char *flags[CFG__COUNT] = {0};
@@ -62,7 +63,7 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
             fprintf(stderr, "carbon %s: CARBON_ADMIN_TOKEN is not a usable token\n", cmd);
             ok = false;
         }
-    } else if (ok) {
+    } else if (ok && need_token) {
         fprintf(stderr,
                 "carbon %s: set CARBON_ADMIN_TOKEN (or CARBON_ADMIN_TOKEN_FILE) to the "
                 "server's admin token\n",
@@ -71,6 +72,17 @@ bool client_init(struct client *c, const char *cmd, const char *server, const ch
     }
     config_free(&cfg);
     return ok;
+}
+
+bool client_init(struct client *c, const char *cmd, const char *server, const char *config_path)
+{
+    return init(c, cmd, server, config_path, true);
+}
+
+bool client_init_token_optional(struct client *c, const char *cmd, const char *server,
+                                const char *config_path)
+{
+    return init(c, cmd, server, config_path, false);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -91,7 +103,7 @@ long client_fetch(struct client *c, const char *cmd, const char *method, const c
         return 0;
     char accept_hdr[128];
     snprintf(accept_hdr, sizeof accept_hdr, "Accept: %s", accept);
-    struct curl_slist *hdr = curl_slist_append(NULL, c->auth);
+    struct curl_slist *hdr = c->auth[0] ? curl_slist_append(NULL, c->auth) : NULL;
     hdr = curl_slist_append(hdr, accept_hdr);
     if (body) {
         hdr = curl_slist_append(hdr, "Content-Type: application/json");

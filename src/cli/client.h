@@ -16,6 +16,12 @@ struct client {
  * message on stderr (prefixed by cmd) if the settings are unusable. */
 bool client_init(struct client *c, const char *cmd, const char *server, const char *config_path);
 
+/* As client_init, but no admin token is no error: c->auth is then empty,
+ * and only routes that need no admin token can be called (for `carbon sim
+ * --keys`, whose devices use their own keys). */
+bool client_init_token_optional(struct client *c, const char *cmd, const char *server,
+                                const char *config_path);
+
 /* Sends method path (already escaped) with an optional JSON body. Returns
  * the HTTP status (0 if the server could not be reached, with the reason on
  * stderr) and the parsed JSON answer in *out (NULL if none). */

@@ -174,11 +174,16 @@ uint32_t sim_sensor_adc(struct sim_sensor *s, double ppm, int64_t t_ms, bool fau
      * stream of the other reads. */
     double n1 = sim_rng_gauss(&s->rng), n2 = sim_rng_gauss(&s->rng);
     double u = sim_rng_uniform(&s->rng), sign = sim_rng_uniform(&s->rng) < 0.5 ? -1 : 1;
-    if (fault)
-        return fault_high ? max : 0;
-    double rs = sim_sensor_rs(s, ppm, t_ms) * (1 + s->noise_rel * n1);
-    if (rs < 1)
-        rs = 1;
+    if (fault && !fault_high)
+        return 0; /* open: Rs -> infinity, Vout = 0, under the ADC's bottom */
+    double rs;
+    if (fault) {
+        rs = 0; /* short: Rs -> 0, Vout = Vc */
+    } else {
+        rs = sim_sensor_rs(s, ppm, t_ms) * (1 + s->noise_rel * n1);
+        if (rs < 1)
+            rs = 1;
+    }
     double vout = w->vc_v * w->rl_ohm / (rs + w->rl_ohm);
     double vpin = vout / w->divider;
     double counts = (vpin - w->adc_offset_v) / w->adc_gain * (double)max / w->vref_v;

@@ -13,15 +13,23 @@
  *    phase Rs relaxes from its value at the switch towards Rs_eq with time
  *    constant tau (15 s), so only the end of the 90 s low phase, where the
  *    firmware samples, reads the concentration (within 0.3 %). A cold
- *    sensor (heater off) reads like clean air at 4 times the resistance;
+ *    sensor (heater off) has 4 times its clean-air resistance whatever the
+ *    CO: it reads as cleaner than clean air (under 0.1 ppm), blind to CO;
  *  - noise: Gaussian, relative on Rs (2 %), plus Gaussian ADC noise (1.5
  *    counts) and a rare spike of +-200 counts (1 %, like Wi-Fi transmit
  *    noise on an ESP32 ADC: the firmware's median of 5 removes it);
  *  - circuit: Vout = Vc * RL / (Rs + RL), Vpin = Vout / divider, counts =
  *    Vpin / vref * (2^bits - 1), rounded and clamped: mq7_ppm_to_raw's
  *    chain with noise;
- *  - faults (scenario sensor-fault): from the fault time on the ADC reads a
- *    rail: 0 (open: a broken wire) or the top count (shorted sensor).
+ *  - faults (scenario sensor-fault), modelled physically from the fault
+ *    time on: open circuit (a broken wire, Rs -> infinity) gives Vout = 0
+ *    and the ADC reads exactly 0, its bottom rail (the ESP32's ADC reads 0
+ *    below ~100 mV, so no noise shows there); a shorted sensor (Rs -> 0)
+ *    gives Vout = Vc, i.e. Vc's count (3752 with the default wiring) with
+ *    the usual ADC noise and spikes, NOT the top rail: the divider maps Vc
+ *    below full scale, so this wiring cannot produce 4095. The firmware
+ *    reads the first as MQ7_E_RAIL_LOW and the second as MQ7_E_SHORT (Rs/R0
+ *    below the short floor).
  * The time constants and noise levels are plausible round numbers chosen
  * for the simulation, not datasheet values (the datasheet gives none).
  *
@@ -72,7 +80,8 @@ struct sim_profile {
     int64_t event_end_ms; /* link back (offline) */
     double peak_ppm;      /* fast leak plateau / slow leak cap */
     double rate;          /* slow leak: ppm per minute; fast leak: time constant ms */
-    bool fault_high;      /* sensor fault at the top rail (short) instead of the bottom (open) */
+    bool fault_high;      /* sensor fault is a short (Rs -> 0, Vc's count) instead of an open
+                           * circuit (Rs -> infinity, count 0) */
 };
 
 /* Draws a device's profile for a run of duration_ms (> 0) of simulated
@@ -116,7 +125,8 @@ void sim_sensor_heater(struct sim_sensor *s, enum sim_heater level, int64_t t_ms
 /* Rs at t in a concentration of ppm, without noise. */
 double sim_sensor_rs(const struct sim_sensor *s, double ppm, int64_t t_ms);
 /* One ADC conversion at t: noise, spikes, and the fault when fault is set
- * (fault_high: the top rail, else 0). */
+ * (fault_high: a short, Rs = 0, so Vc's count with noise; else an open
+ * circuit, exactly 0). */
 uint32_t sim_sensor_adc(struct sim_sensor *s, double ppm, int64_t t_ms, bool fault,
                         bool fault_high);
 

@@ -4,7 +4,9 @@ mq7.c; the seed's POST /Dynamo/item reads CO as counts when the calibration
 says "input":"raw"."""
 
 import math
+import json
 import os
+import time
 import sys
 import unittest
 
@@ -138,10 +140,18 @@ class RawReadings(unittest.TestCase):
 
     def test_clamped_at_10000(self):
         dev, key = self.device(CAL)
-        # Just under Vc at the sensor: a tiny Rs, beyond the API's range.
-        st, _, b = self.srv.post_readings({"device_id": dev, "co_raw": 3751}, token=key)
+        # A small Rs, far beyond the sensor's range but not a short
+        # (about 15,000 ppm by the curve): stored at the API's 10000.
+        st, _, b = self.srv.post_readings({"device_id": dev, "co_raw": 3730}, token=key)
         self.assertEqual(st, 201, b)
         self.assertEqual(self.stored(dev)[0]["co_ppm"], 10000)
+        # Just under the circuit voltage: Rs/R0 below the physical floor, a
+        # shorted sensor (a fault, not a number), whatever the ADC noise.
+        for raw in (3740, 3751, 3752):
+            st, _, b = self.srv.post_readings({"device_id": dev, "co_raw": raw,
+                                               "ts": time.time() - raw % 7}, token=key)
+            self.assertEqual(st, 422, (raw, b))
+            self.assertIn("short", json.dumps(b), raw)
 
     def test_calibration_checked_when_written(self):
         dev, _ = self.device()

@@ -74,6 +74,28 @@ class SeedRoutesTest(ServerTestCase):
                 self.assertNotIn("temperature", b["Item"])
                 self.assertNotIn("humidity", b["Item"])
 
+    def test_post_item_numbers_are_decimal(self):
+        """CO, Temp and Hum are decimal numbers, the whole value: an optional
+        '-', digits, an optional fraction and exponent. Not hex, not padded,
+        no '+', no bare '.' (strtod alone would take all of those)."""
+        dev, key = self.new_device()
+        for co, want in (("1e2", "100"), ("2.5E1", "25"), ("0012.50", "12.5"), ("5e-1", "0.5")):
+            with self.subTest(co=co):
+                st, _, b = self.post_item(key, item_id=dev, CO=co)
+                self.assertEqual(st, 201, b)
+                self.assertEqual(b["Item"]["CO"], want)
+        for q in ({"CO": "0x10"}, {"CO": "0X1A"}, {"CO": "0x1p4"}, {"CO": " 5"}, {"CO": "5 "},
+                  {"CO": "+5"}, {"CO": ".5"}, {"CO": "5."}, {"CO": "1e"}, {"CO": "1e+"},
+                  {"CO": "--5"}, {"CO": "infinity"}, {"CO": "5", "Temp": "0x14"},
+                  {"CO": "5", "Temp": "+20"}, {"CO": "5", "Hum": "0x20"},
+                  {"CO": "5", "Hum": "4 5"}):
+            with self.subTest(q=q):
+                self.assertError(self.post_item(key, item_id=dev, **q), 422)
+        # Negative temperatures are decimal too.
+        st, _, b = self.post_item(key, item_id=dev, CO="3", Temp="-12.5", Hum="0")
+        self.assertEqual(st, 201, b)
+        self.assertEqual(b["Item"]["temperature"], -12.5)
+
     def test_post_item_admin_may_write(self):
         dev, _ = self.new_device()
         st, _, b = self.post_item(self.srv.admin_token, item_id=dev, CO="7")

@@ -67,6 +67,18 @@ else
         exit 1
     fi
     echo "ok: ${#SRCS[@]} files compile for Xtensa ($XCC -Os: $(xtensa-lx106-elf-size -t "$TMP/core.x.o" | awk 'END {print $1}') bytes of code); undefined symbols only libm, string and compiler helpers"
+    # The sizes the comments state (fw_ring.h, esp32/main/main.c and its
+    # CMakeLists.txt): a reading is 80 bytes on Xtensa (doubles 8-byte
+    # aligned), the ESP32 app's struct fw_device (512 readings) under 60 KiB.
+    printf '#include "fw_device.h"\nchar reading_size[sizeof(struct fw_reading)];\nchar device_size[sizeof(struct fw_device)];\n' >"$TMP/size.c"
+    "$XCC" "${FLAGS[@]}" -DFW_RING_CAP=512 -isystem "$XINC" -c "$TMP/size.c" -o "$TMP/size.o"
+    rsize=$((16#$(xtensa-lx106-elf-nm -S "$TMP/size.o" | awk '$4 == "reading_size" {print $2}')))
+    dsize=$((16#$(xtensa-lx106-elf-nm -S "$TMP/size.o" | awk '$4 == "device_size" {print $2}')))
+    if [ "$rsize" != 80 ] || [ "$dsize" -ge 61440 ]; then
+        echo "FAIL: on Xtensa struct fw_reading is $rsize bytes (the comments say 80) and struct fw_device with 512 readings $dsize (they say about 58 KiB)" >&2
+        exit 1
+    fi
+    echo "ok: on Xtensa a reading is $rsize bytes, the ESP32 app's struct fw_device $dsize bytes"
 fi
 if [ -n "$skip" ]; then
     exit 77

@@ -34,7 +34,7 @@ static void assert_same(const struct mq7_calibration *a, const struct mq7_calibr
     assert_true(a->adc_bits == b->adc_bits && a->vref_v == b->vref_v && a->vc_v == b->vc_v);
     assert_true(a->adc_gain == b->adc_gain && a->adc_offset_v == b->adc_offset_v);
     assert_true(a->rail_counts == b->rail_counts && a->curve_a == b->curve_a &&
-                a->curve_b == b->curve_b);
+                a->curve_b == b->curve_b && a->short_ratio == b->short_ratio);
 }
 
 static void test_defaults(void **state)
@@ -108,6 +108,21 @@ static void test_refused(void **state)
         {"{\"divider_ratio\":0}", "divider_ratio"},
         {"{\"adc_gain\":3}", "adc_gain"},
         {"{\"curve_b\":1.5}", "curve_b"},
+        /* Plausibility ranges (the core's mq7_calibration_check), each
+         * named by its JSON key: an Ohm/kOhm slip, a calibration in 50 ppm
+         * air (R0 571), a curve that reads everything as ~99 ppm. */
+        {"{\"r0_ohms\":0.001}", "r0_ohms"},
+        {"{\"r0_ohms\":10}", "r0_ohms"},
+        {"{\"r0_ohms\":571}", "r0_ohms"},
+        {"{\"r0_ohms\":250000}", "r0_ohms"},
+        {"{\"r0_ohms\":1e12}", "r0_ohms"},
+        {"{\"rl_ohms\":10}", "rl_ohms"},
+        {"{\"rl_ohms\":2e6}", "rl_ohms"},
+        {"{\"curve_a\":0.5}", "curve_a"},
+        {"{\"curve_a\":1e5}", "curve_a"},
+        {"{\"curve_b\":-1e-6}", "curve_b"},
+        {"{\"curve_b\":-100}", "curve_b"},
+        {"{\"curve_b\":-1000}", "curve_b"},
         {"{\"rail_counts\":-1}", "rail_counts"},
         {"{\"input\":\"volts\"}", "input"},
         {"{\"input\":5}", "input"},
@@ -128,7 +143,36 @@ static void test_refused(void **state)
             fail_msg("%s: field '%s' (%s), expected '%s'", bad[i].json, e.field, e.reason,
                      bad[i].field);
         assert_true(e.reason[0] != '\0');
+        /* The reason is the JSON's, not the C struct's field name. */
+        assert_null(strstr(e.reason, "r0_ohm "));
+        assert_null(strstr(e.reason, "vc_v "));
     }
+    /* The reasons state the ranges. */
+    static const struct {
+        const char *json, *words;
+    } why[] = {
+        {"{\"r0_ohms\":10}", "from 1000 to 100000 ohms"},
+        {"{\"rl_ohms\":10}", "from 1000 to 1000000 ohms"},
+        {"{\"curve_a\":0.5}", "from 1 to 10000"},
+        {"{\"curve_b\":-100}", "from -5 to -0.2"},
+        {"{\"curve_b\":-1e-6}", "from -5 to -0.2"},
+    };
+    for (size_t i = 0; i < sizeof why / sizeof *why; i++) {
+        struct device_calibration c;
+        struct jv_err e = {{0}, {0}};
+        assert_false(parse_text(why[i].json, &c, &e));
+        if (!strstr(e.reason, why[i].words))
+            fail_msg("%s: reason '%s' lacks '%s'", why[i].json, e.reason, why[i].words);
+    }
+    /* The ends of the ranges are accepted. */
+    struct device_calibration ok;
+    struct jv_err oe;
+    assert_true(parse_text("{\"r0_ohms\":1000,\"rl_ohms\":1000000,\"curve_a\":10000,"
+                           "\"curve_b\":-0.2}",
+                           &ok, &oe));
+    assert_true(parse_text("{\"r0_ohms\":100000,\"rl_ohms\":1000,\"curve_a\":1,"
+                           "\"curve_b\":-5}",
+                           &ok, &oe));
     struct device_calibration c;
     struct jv_err e;
     json_t *five = json_integer(5);
@@ -190,9 +234,20 @@ static void test_raw_errors(void **state)
     assert_non_null(strstr(calibration_raw_to_ppm(&c, "k", 4095, &ppm, why, sizeof why), "rail"));
     assert_non_null(strstr(calibration_raw_to_ppm(&c, "k", 4096, &ppm, why, sizeof why), "4095"));
     assert_non_null(strstr(calibration_raw_to_ppm(&c, "k", 3900, &ppm, why, sizeof why), "short"));
+    /* Just under Vc (3752.2 counts): Rs of a few ohms is a short, not a
+     * number (this count used to be stored as 10000 ppm, from 1.8e6). Every
+     * count from the short floor (Rs/R0 = 0.02, count 3737 here) up. */
+    for (int64_t raw = 3737; raw <= 4095; raw++) {
+        const char *fault = calibration_raw_to_ppm(&c, "k", raw, &ppm, why, sizeof why);
+        assert_non_null(fault);
+        assert_non_null(strstr(fault, raw >= 4093 ? "rail" : "short"));
+    }
     assert_true(ppm == -1); /* untouched by every failure */
-    /* Just under Vc: a tiny Rs, ppm beyond the API's range, clamped. */
-    assert_null(calibration_raw_to_ppm(&c, "k", 3751, &ppm, why, sizeof why));
+    /* Above the floor but past the API's range (Rs/R0 0.03, ~20000 ppm):
+     * a number, clamped. */
+    assert_null(calibration_raw_to_ppm(&c, "k", 3730, &ppm, why, sizeof why));
+    assert_true(ppm == 10000);
+    assert_null(calibration_raw_to_ppm(&c, "k", 3736, &ppm, why, sizeof why));
     assert_true(ppm == 10000);
     assert_null(calibration_raw_to_ppm(&c, "k", 1000, &ppm, why, sizeof why));
     assert_true(ppm > 0 && ppm < 10000);

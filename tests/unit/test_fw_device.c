@@ -1,10 +1,13 @@
 /* test_fw_device.c - the whole firmware core (firmware/core/fw_device.c) on a
- * fake port with simulated time: warm-up, clean-air calibration and its
- * persistence, readings with the peak, the local alarm with no network under
- * a fast leak, the offline buffer across an hour without link (everything
- * delivered exactly once, oldest first), batch caps, refused readings,
- * backoff and Retry-After, the heater budget around uploads, a late wall
- * clock, and many devices in one process. */
+ * fake port with simulated time: warm-up (its own output level, danger still
+ * acted on, the 48 h preheat resumed after a reboot), clean-air calibration,
+ * its persistence and its refusals (dirty or unsteady air), readings with
+ * the peak, the local alarm with no network under a fast leak, a shorted
+ * sensor (critical, not mutable), a measured supply voltage, the offline
+ * buffer across an hour without link (everything delivered exactly once,
+ * oldest first), batch caps, refused readings, backoff and Retry-After, the
+ * heater budget around uploads, asynchronous uploads, a late wall clock, and
+ * many devices in one process. */
 #include "fw_device.h"
 
 #include <math.h>
@@ -32,7 +35,7 @@ struct fake {
     double (*ppm_at)(struct fake *f, int64_t t);
     double ppm; /* for ppm_const */
     struct mq7_calibration sensor;
-    int adc_mode; /* 0 normal, 1 fails, 2 pinned low */
+    int adc_mode; /* 0 normal, 1 fails, 2 pinned low, 3 shorted (Vc's count) */
     int adc_reads;
     enum fw_heater_level heater;
     int heater_sets;
@@ -56,6 +59,13 @@ struct fake {
     uint32_t rng;
     bool budget_ok;
     int logs;
+    double supply_v; /* what read_supply_v answers */
+    bool async;      /* http_post answers FW_HTTP_PENDING */
+    const char *held_body;
+    const struct fw_http_header *held_h;
+    size_t held_len;
+    char held_copy[FW_BODY_CAP];
+    int warmup_outs; /* set_alarm_output(FW_OUT_WARMUP) calls */
 };
 
 static double ppm_const(struct fake *f, int64_t t)
@@ -80,6 +90,12 @@ static bool read_adc(void *ctx, uint32_t *raw)
         *raw = 0;
         return true;
     }
+    if (f->adc_mode == 3) {
+        /* Rs -> 0: Vout = Vc, 3752.2 counts; a count of noise either way. */
+        double vc = f->sensor.vc_v / f->sensor.divider / f->sensor.vref_v * 4095;
+        *raw = (uint32_t)llround(vc) - (uint32_t)(f->adc_reads % 3);
+        return true;
+    }
     double ppm = f->ppm_at(f, f->now);
     mq7_ppm_to_raw(&f->sensor, ppm > 0.05 ? ppm : 0.05, raw);
     return true;
@@ -90,6 +106,8 @@ static void set_output(void *ctx, enum fw_output level)
     struct fake *f = ctx;
     f->out = level;
     f->out_sets++;
+    if (level == FW_OUT_WARMUP)
+        f->warmup_outs++;
     if (level == FW_OUT_CRITICAL && f->first_critical < 0)
         f->first_critical = f->now;
     if (level >= FW_OUT_WARNING && f->first_warning < 0)
@@ -152,6 +170,15 @@ static int parse_body(const char *body, int64_t *ts, double *ppm, int max)
     return n;
 }
 
+static double read_supply(void *ctx)
+{
+    struct fake *f = ctx;
+    return f->supply_v;
+}
+
+/* The server's side of one POST: its status. */
+static int serve(struct fake *f, const char *body, size_t len, uint32_t *retry_after_s);
+
 static int http_post(void *ctx, const char *path, const struct fw_http_header *h, size_t nh,
                      const char *body, size_t len, uint32_t *retry_after_s)
 {
@@ -170,6 +197,34 @@ static int http_post(void *ctx, const char *path, const struct fw_http_header *h
     if (f->posts < 1024)
         f->post_at[f->posts] = f->now;
     f->posts++;
+    if (f->async) {
+        /* Another task would do it: only one at a time, and the body must
+         * stay put until the answer. */
+        assert_null(f->held_body);
+        f->held_body = body;
+        f->held_h = h;
+        f->held_len = len;
+        memcpy(f->held_copy, body, len);
+        return FW_HTTP_PENDING;
+    }
+    return serve(f, body, len, retry_after_s);
+}
+
+/* The held asynchronous POST gets its answer. */
+static void answer(struct fake *f)
+{
+    assert_non_null(f->held_body);
+    assert_memory_equal(f->held_body, f->held_copy, f->held_len);
+    assert_string_equal(f->held_h[0].value, "Bearer cbk_test-key");
+    assert_string_equal(f->held_h[1].value, "application/json");
+    uint32_t ra = 0;
+    int status = serve(f, f->held_body, f->held_len, &ra);
+    f->held_body = NULL;
+    assert_true(fw_http_result(f->dev, f->now, status, ra));
+}
+
+static int serve(struct fake *f, const char *body, size_t len, uint32_t *retry_after_s)
+{
     if (!f->link_up) {
         f->fails++;
         return -1;
@@ -319,42 +374,264 @@ static void test_warmup_and_preheat(void **state)
     struct fw_config c;
     config(&c);
     c.warmup_first_ms = 48 * HOUR; /* the datasheet's preheat */
-    f.ppm = 200;                   /* a leak during preheat is not acted on (documented) */
+    f.ppm = 200; /* a leak during preheat: readings are not trusted, but this is dangerous */
     start(&f, d, &c);
     assert_true(fw_warming_up(d, 0));
+    assert_int_equal(f.out, FW_OUT_WARMUP); /* "not yet protecting" from the start */
     run_until(&f, 48 * HOUR - SEC, SEC);
     const struct fw_reading *r = fw_last_reading(d);
     assert_non_null(r);
     assert_true(r->flags & FW_RD_WARMUP);
     assert_true(r->flags & FW_RD_UNCAL);
-    assert_int_equal(f.out, FW_OUT_OFF);
+    /* At or above warmup_alarm_ppm (150) the device sounds its critical
+     * alarm locally from the first sample on (it used to stay silent for
+     * 48 h), though the alarm engine and the server still ignore warm-up
+     * readings. */
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_true(f.first_critical >= 0 && f.first_critical <= CYCLE);
+    assert_false(d->alarm.kind[ALARM_CO_HIGH].active);
+    assert_int_equal(fw_mute(d, f.now, 5 * MIN), ALARM_MUTE_TOO_HIGH); /* 200 >= 150 */
     assert_int_equal(fw_pending(d), 0); /* warm-up readings are not sent */
     assert_int_equal(f.posts, 0);
     assert_int_equal(fw_get_stats(d)->readings, 48 * 24 - 1); /* the 1152nd is at 48 h */
-    assert_false(f.nvs_has);
+    /* The progress is saved every hour, not only at the end. */
+    assert_true(f.nvs_has);
+    assert_false(f.nvs.flags & FW_PERSIST_PREHEATED);
+    assert_int_equal(f.nvs.preheat_min, 47 * 60);
+    assert_int_equal(f.saves, 47);
     /* 48 h: warm, the preheat is remembered, readings count. */
     run_until(&f, 48 * HOUR + 10 * MIN, SEC);
     assert_false(fw_warming_up(d, f.now));
-    assert_true(f.nvs_has);
     assert_true(f.nvs.flags & FW_PERSIST_PREHEATED);
     r = fw_last_reading(d);
     assert_false(r->flags & FW_RD_WARMUP);
     assert_true(fabs(r->ppm - 200) < 8);
-    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_int_equal(f.out, FW_OUT_CRITICAL); /* now the engine's own co_high */
+    assert_true(d->alarm.kind[ALARM_CO_HIGH].active);
     assert_true(f.nrx >= 3);
 
-    /* Reboot: only the short warm-up (two cycles). */
+    /* Reboot: only the short warm-up (two cycles), shown as warm-up. */
     f.now = 0;
     f.ppm = 0.5;
+    f.warmup_outs = 0;
     start(&f, d, &c);
+    assert_int_equal(f.out, FW_OUT_WARMUP);
     assert_true(fw_warming_up(d, 5 * MIN - 1));
     assert_false(fw_warming_up(d, 5 * MIN));
+    run_until(&f, 5 * MIN + 10 * SEC, SEC);
+    assert_int_equal(f.out, FW_OUT_OFF); /* protecting: nothing to report */
+    assert_int_equal(f.warmup_outs, 1);
     /* With send_warmup the flagged readings go out too. */
     c.send_warmup = true;
     f.nvs_has = false;
+    f.now = 0;
     start(&f, d, &c);
     run_until(&f, 3 * MIN, SEC);
     assert_int_equal(fw_get_stats(d)->queued, 1);
+    free(d);
+}
+
+/* A reboot at hour 47 of the first-use preheat resumes it: one hour (and at
+ * least the ordinary warm-up) to go, not 48 again. */
+static void test_preheat_resumes(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 48 * HOUR;
+    start(&f, d, &c);
+    run_until(&f, 47 * HOUR + 30 * MIN, 5 * SEC);
+    assert_true(fw_warming_up(d, f.now));
+    assert_int_equal(f.nvs.preheat_min, 47 * 60);
+    assert_true(fw_preheat_done_ms(d, f.now) == 47 * HOUR + 30 * MIN);
+    /* Power cut: the last half hour since the save is lost, no more. */
+    f.now = 0;
+    start(&f, d, &c);
+    assert_int_equal(f.out, FW_OUT_WARMUP);
+    assert_true(fw_warming_up(d, HOUR - 1));
+    assert_false(fw_warming_up(d, HOUR));
+    assert_true(fw_preheat_done_ms(d, 0) == 47 * HOUR);
+    run_until(&f, HOUR + MIN, 5 * SEC);
+    assert_true(f.nvs.flags & FW_PERSIST_PREHEATED);
+    assert_int_equal(f.nvs.preheat_min, 48 * 60);
+    assert_int_equal(f.out, FW_OUT_OFF);
+    /* Preheat all but done: the sensor is cold again, so the ordinary
+     * warm-up still applies. */
+    f.nvs.flags &= ~FW_PERSIST_PREHEATED;
+    f.nvs.preheat_min = 48 * 60 - 1;
+    f.now = 0;
+    start(&f, d, &c);
+    assert_true(fw_warming_up(d, 5 * MIN - 1));
+    assert_false(fw_warming_up(d, 5 * MIN));
+    /* A record from before the counter (its padding was 0): from scratch. */
+    f.nvs.preheat_min = 0;
+    start(&f, d, &c);
+    assert_true(fw_warming_up(d, 48 * HOUR - 1));
+    free(d);
+}
+
+static double warmup_leak(struct fake *f, int64_t t)
+{
+    /* 3 ppm, 160 ppm from 10 to 20 min, 147 (within the hysteresis) to
+     * 25 min, then 100. */
+    return t < 10 * MIN ? 3 : t < 20 * MIN ? 160 : t < 25 * MIN ? 147 : 100;
+}
+
+/* During warm-up: its own output, danger still acted on with hysteresis, a
+ * configurable threshold, faults shown. */
+static void test_warmup_output(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.ppm_at = warmup_leak;
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 2 * HOUR;
+    start(&f, d, &c);
+    run_until(&f, 9 * MIN, SEC);
+    assert_int_equal(f.out, FW_OUT_WARMUP);
+    run_until(&f, 13 * MIN, SEC); /* the sample at 12:29.5 sees 160 */
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    run_until(&f, 24 * MIN, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL); /* 147: held (150 - 5) */
+    run_until(&f, 28 * MIN, SEC);
+    assert_int_equal(f.out, FW_OUT_WARMUP); /* 100: below, and warm-up ignores it */
+    assert_int_equal(f.nrx, 0);
+    /* A lower threshold: 100 ppm is critical too; below mute_max_ppm it can
+     * be muted, for at most mute_max_ms. */
+    c.warmup_alarm_ppm = 80;
+    f.now = 0;
+    f.first_critical = -1;
+    start(&f, d, &c);
+    run_until(&f, 28 * MIN, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_int_equal(fw_mute(d, f.now, HOUR), ALARM_MUTE_OK);
+    assert_int_equal(f.out, FW_OUT_WARMUP);
+    run_until(&f, f.now + c.alarm.mute_max_ms + 2 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    /* A fault during warm-up shows as a fault (the engine ignores warm-up). */
+    config(&c);
+    c.warmup_first_ms = 2 * HOUR;
+    fake_init(&f, d);
+    start(&f, d, &c);
+    f.adc_mode = 2;
+    run_until(&f, 3 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_FAULT);
+    f.adc_mode = 0;
+    run_until(&f, f.now + CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_WARMUP);
+    assert_string_equal(fw_output_name(FW_OUT_WARMUP), "warmup");
+    free(d);
+}
+
+/* A shorted sensor (Rs -> 0, Vout at Vc) is a fault reading with no ppm,
+ * and the local output is critical (it may be lethal CO), not mutable. */
+static void test_short_is_critical(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.payload = FW_PAYLOAD_PPM;
+    start(&f, d, &c);
+    run_until(&f, 2 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_OFF);
+    f.adc_mode = 3;
+    run_until(&f, 3 * CYCLE, SEC);
+    const struct fw_reading *r = fw_last_reading(d);
+    assert_int_equal(r->status, MQ7_E_SHORT);
+    assert_true(r->flags & FW_RD_FAULT);
+    assert_false(fw_reading_has_ppm(r));
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_true(d->alarm.kind[ALARM_SENSOR_FAULT].active); /* the engine: a fault */
+    assert_int_equal(fw_mute(d, f.now, 5 * MIN), ALARM_MUTE_TOO_HIGH);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    assert_true(f.nrx >= 3 && f.rx_ppm[f.nrx - 1] < 0); /* sent as co_raw, no ppm */
+    /* Repaired: the short's alarm goes; the engine's fault clears later. */
+    f.adc_mode = 0;
+    run_until(&f, 4 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_FAULT);
+    run_until(&f, 10 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_OFF);
+    /* During warm-up as well. */
+    config(&c);
+    c.warmup_first_ms = HOUR;
+    fake_init(&f, d);
+    start(&f, d, &c);
+    f.adc_mode = 3;
+    run_until(&f, CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    free(d);
+}
+
+/* Vc measured per sample: on a rail 3 % low (4.85 V) a true 50 ppm reads 50
+ * and alarms; with the fixed 5.0 V it read 41.7 and did not. */
+static void test_measured_supply(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    for (int measured = 0; measured <= 1; measured++) {
+        fake_init(&f, d);
+        f.ppm = 50;
+        f.sensor.vc_v = 4.85;
+        f.supply_v = 4.85;
+        struct fw_port p = port_of(&f);
+        if (measured)
+            p.read_supply_v = read_supply;
+        assert_null(fw_device_init(d, &c, &p, 0));
+        run_until(&f, 4 * CYCLE, SEC);
+        const struct fw_reading *r = fw_last_reading(d);
+        if (measured) {
+            assert_true(fabs(r->ppm - 50) < 1);
+            assert_true(r->flags & FW_RD_VC_MEAS);
+            assert_int_equal(f.out, FW_OUT_CRITICAL);
+            assert_true(fw_get_stats(d)->supply_v == 4.85);
+            /* A clean-air calibration on that rail finds the true R0 (Rs at
+             * the same measured Vc as the readings). */
+            f.ppm = mq7_ratio_to_ppm(&f.sensor, MQ7_CLEAN_AIR_RATIO);
+            assert_true(fw_calibrate_start(d, f.now));
+            run_until(&f, f.now + 10 * CYCLE + SEC, SEC);
+            assert_int_equal(fw_calibration_state(d), FW_CAL_DONE);
+            assert_true(fabs(d->cal.r0_ohm - f.sensor.r0_ohm) < 0.01 * f.sensor.r0_ohm);
+        } else {
+            assert_true(fabs(r->ppm - 41.7) < 1);
+            assert_false(r->flags & FW_RD_VC_MEAS);
+            assert_int_equal(f.out, FW_OUT_WARNING); /* 41.7: no alarm */
+        }
+    }
+    /* No measurement this time (negative or NaN): the nominal Vc, quietly. */
+    fake_init(&f, d);
+    f.ppm = 3;
+    f.supply_v = NAN;
+    struct fw_port p = port_of(&f);
+    p.read_supply_v = read_supply;
+    assert_null(fw_device_init(d, &c, &p, 0));
+    run_until(&f, 2 * CYCLE, SEC);
+    assert_false(fw_last_reading(d)->flags & (FW_RD_VC_MEAS | FW_RD_SUPPLY));
+    assert_int_equal(f.out, FW_OUT_OFF);
+    /* Implausible (a broken sense divider, or a rail far out of spec): the
+     * nominal Vc, flagged, counted, and shown as a fault; alarms still work. */
+    f.supply_v = 3.9;
+    run_until(&f, 4 * CYCLE, SEC);
+    assert_true(fw_last_reading(d)->flags & FW_RD_SUPPLY);
+    assert_true(fabs(fw_last_reading(d)->ppm - 3) < 0.5);
+    assert_int_equal(fw_get_stats(d)->supply_bad, 2);
+    assert_int_equal(f.out, FW_OUT_FAULT);
+    f.ppm = 60;
+    run_until(&f, 6 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_CRITICAL);
+    f.ppm = 3;
+    f.supply_v = 5.02;
+    run_until(&f, 12 * CYCLE, SEC);
+    assert_int_equal(f.out, FW_OUT_OFF);
     free(d);
 }
 
@@ -403,6 +680,64 @@ static void test_calibration(void **state)
     run_until(&f, f.now + 2 * CYCLE, SEC);
     assert_int_equal(fw_calibration_state(d), FW_CAL_FAILED);
     assert_true(d->cal.r0_ohm == c.mq7.r0_ohm);
+    assert_int_equal(fw_get_stats(d)->calib_failures, 1);
+    assert_int_equal(fw_get_stats(d)->calib_error, FW_CAL_E_FAULT);
+    free(d);
+}
+
+static double unsteady(struct fake *f, int64_t t)
+{
+    /* Clean air, and every other cycle a whiff (someone cooking). */
+    return (t / CYCLE) % 2 ? f->ppm : 2.0;
+}
+
+/* Calibrating in air that is not clean is refused, R0 kept, the failure
+ * counted: in 50 ppm air R0 would come out 571 Ohm and a true 400 ppm would
+ * then read 5 ppm. Unsteady air is refused too. */
+static void test_calibration_refused(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.warmup_ms = 0;
+    start(&f, d, &c);
+    f.ppm = 50;
+    assert_true(fw_calibrate_start(d, f.now));
+    run_until(&f, f.now + 10 * CYCLE + SEC, SEC);
+    assert_int_equal(fw_calibration_state(d), FW_CAL_FAILED);
+    const struct fw_stats *st = fw_get_stats(d);
+    assert_int_equal(st->calib_failures, 1);
+    assert_int_equal(st->calib_error, FW_CAL_E_RANGE);
+    assert_true(st->calib_r0_refused > 500 && st->calib_r0_refused < 650);
+    assert_true(d->cal.r0_ohm == c.mq7.r0_ohm);
+    assert_false(f.nvs_has && (f.nvs.flags & FW_PERSIST_CALIBRATED));
+    /* R0 kept: a true 400 ppm still reads 400. */
+    f.ppm = 400;
+    run_until(&f, f.now + 2 * CYCLE, SEC);
+    assert_true(fabs(fw_last_reading(d)->ppm - 400) < 20);
+
+    /* Unsteady: Rs varies by far more than 10 %. */
+    f.ppm_at = unsteady;
+    f.ppm = 0.5;
+    assert_true(fw_calibrate_start(d, f.now));
+    run_until(&f, f.now + 10 * CYCLE + SEC, SEC);
+    assert_int_equal(fw_calibration_state(d), FW_CAL_FAILED);
+    assert_int_equal(st->calib_failures, 2);
+    assert_int_equal(st->calib_error, FW_CAL_E_UNSTABLE);
+    assert_true(st->calib_cv > c.calib_max_cv);
+    assert_true(d->cal.r0_ohm == c.mq7.r0_ohm);
+    /* Steady clean air: accepted, with a small variation. */
+    f.ppm_at = ppm_const;
+    f.ppm = mq7_ratio_to_ppm(&f.sensor, MQ7_CLEAN_AIR_RATIO);
+    assert_true(fw_calibrate_start(d, f.now));
+    run_until(&f, f.now + 10 * CYCLE + SEC, SEC);
+    assert_int_equal(fw_calibration_state(d), FW_CAL_DONE);
+    assert_true(st->calib_cv < 0.01);
+    assert_true(fabs(d->cal.r0_ohm - 10000) < 100);
+    assert_int_equal(st->calib_failures, 2);
     free(d);
 }
 
@@ -653,6 +988,66 @@ static void test_retry_after_and_auth(void **state)
     free(d);
 }
 
+/* An asynchronous port (the ESP32 app's upload task): the POST returns at
+ * once, the answer comes later through fw_http_result. One at a time, the
+ * body untouched meanwhile, and every reading delivered exactly once even
+ * when the ring overflows while a batch is out. */
+static void test_async_upload(void **state)
+{
+    struct fake f;
+    struct fw_device *d = new_dev();
+    fake_init(&f, d);
+    f.async = true;
+    struct fw_config c;
+    config(&c);
+    c.warmup_first_ms = 0;
+    c.http_budget_ms = 0; /* the heater no longer waits for the network */
+    c.batch_max = 5;
+    c.ring_cap = 8;
+    start(&f, d, &c);
+    assert_false(fw_http_result(d, 0, 201, 0)); /* nothing pending */
+    run_until(&f, CYCLE + 10 * SEC, SEC);
+    assert_int_equal(f.posts, 1);
+    assert_int_equal(fw_pending(d), 1);
+    answer(&f);
+    assert_int_equal(fw_pending(d), 0);
+    assert_int_equal(f.nrx, 1);
+    /* A slow answer: readings pile up meanwhile, no second POST, and the
+     * ring overflows (8 slots) while 1 reading is out. */
+    run_until(&f, 2 * CYCLE + 10 * SEC, SEC);
+    assert_int_equal(f.posts, 2);
+    run_until(&f, 11 * CYCLE + 10 * SEC, SEC);
+    assert_int_equal(f.posts, 2);
+    assert_int_equal(fw_pending(d), 8);
+    assert_true(fw_dropped(d) >= 1);
+    answer(&f);
+    /* The reading out (seq 2) was dropped from the ring by the overflow
+     * meanwhile (the oldest below the warning level), and delivered anyway;
+     * the answer removed nothing else. */
+    assert_int_equal(fw_dropped(d), 2);
+    assert_int_equal(fw_pending(d), 8);
+    assert_int_equal(f.nrx, 2);
+    /* No answer: backoff, then everything left goes, oldest first. */
+    f.link_up = false;
+    run_until(&f, f.now + SEC, SEC);
+    answer(&f);
+    assert_int_equal(fw_get_stats(d)->post_failures, 1);
+    f.link_up = true;
+    for (int i = 0; i < 200 && (fw_pending(d) > 0 || f.held_body); i++) {
+        run_until(&f, f.now + 10 * SEC, SEC);
+        if (f.held_body)
+            answer(&f);
+    }
+    assert_int_equal(fw_pending(d), 0);
+    /* All but seq 3, lost to the overflow, exactly once and in order. */
+    assert_int_equal(f.nrx, fw_get_stats(d)->queued - 1);
+    assert_int_equal(f.rx_ts[2] - f.rx_ts[1], 2 * CYCLE);
+    for (int i = 3; i < f.nrx; i++)
+        assert_int_equal(f.rx_ts[i] - f.rx_ts[i - 1], CYCLE);
+    assert_rx_once_in_order(&f);
+    free(d);
+}
+
 static void test_late_wall_clock(void **state)
 {
     struct fake f;
@@ -712,7 +1107,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_warmup_and_preheat),
+        cmocka_unit_test(test_preheat_resumes),
+        cmocka_unit_test(test_warmup_output),
+        cmocka_unit_test(test_short_is_critical),
+        cmocka_unit_test(test_measured_supply),
         cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_calibration_refused),
         cmocka_unit_test(test_aggregation_keeps_peak),
         cmocka_unit_test(test_local_alarm_without_network),
         cmocka_unit_test(test_mute_and_fault_output),
@@ -720,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_batch_caps_and_overflow),
         cmocka_unit_test(test_refused_reading_isolated),
         cmocka_unit_test(test_retry_after_and_auth),
+        cmocka_unit_test(test_async_upload),
         cmocka_unit_test(test_late_wall_clock),
         cmocka_unit_test(test_many_devices),
     };

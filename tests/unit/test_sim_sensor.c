@@ -1,9 +1,11 @@
 /* test_sim_sensor.c - the simulated world of `carbon sim` (src/sim/sensor.c):
  * seeded determinism, scenario profiles reaching their intended levels, the
  * MQ-7 model read at the end of the low phase giving back the concentration
- * through the firmware's own conversion, garbage during the purge, faults at
- * the rails, and the real firmware core on the model alarming for a fast
- * leak and staying quiet for a steady room. */
+ * through the firmware's own conversion, garbage during the purge, faults
+ * modelled physically (open: the bottom rail; short: Rs -> 0, Vc's count,
+ * which the firmware reads as a short), and the real firmware core on the
+ * model alarming for a fast leak, staying quiet for a steady room, showing a
+ * fault for an open sensor and its critical alarm for a shorted one. */
 #include "fw_device.h"
 #include "mq7.h"
 #include "sim/sensor.h"
@@ -99,16 +101,21 @@ static void test_profiles(void **state)
     assert_true(p.event_ms >= 2 * MIN && p.event_ms <= 3 * MIN);
 }
 
-static uint32_t median5(struct sim_sensor *s, double ppm, int64_t t)
+static uint32_t median5f(struct sim_sensor *s, double ppm, int64_t t, bool fault, bool fault_high)
 {
     uint32_t v[5];
     for (int i = 0; i < 5; i++) {
-        uint32_t x = sim_sensor_adc(s, ppm, t, false, false), j = (uint32_t)i;
+        uint32_t x = sim_sensor_adc(s, ppm, t, fault, fault_high), j = (uint32_t)i;
         for (; j > 0 && v[j - 1] > x; j--)
             v[j] = v[j - 1];
         v[j] = x;
     }
     return v[2];
+}
+
+static uint32_t median5(struct sim_sensor *s, double ppm, int64_t t)
+{
+    return median5f(s, ppm, t, false, false);
 }
 
 static void test_sensor_reads_back(void **state)
@@ -143,13 +150,21 @@ static void test_sensor_reads_back(void **state)
             assert_true(fabs(ppm - truth) <= 0.12 * truth + 0.5);
             t += 150000;
         }
-        /* Faults: the rails, which the conversion reports as faults. */
+        /* Faults, physically. Open (Rs -> infinity): Vout = 0, exactly the
+         * bottom rail. Short (Rs -> 0): Vout = Vc, i.e. Vc's count (3752.2)
+         * with ADC noise, never the top rail this wiring cannot reach; the
+         * firmware's conversion calls it a short, not a number. */
         double ppm;
         assert_int_equal(sim_sensor_adc(&s, 10, t, true, false), 0);
-        assert_int_equal(sim_sensor_adc(&s, 10, t, true, true), 4095);
         assert_int_equal(mq7_raw_to_ppm(&s.wiring, 0, &ppm), MQ7_E_RAIL_LOW);
-        assert_int_equal(mq7_raw_to_ppm(&s.wiring, 4095, &ppm), MQ7_E_RAIL_HIGH);
-        /* A cold sensor reads as clean air. */
+        double vc_counts = s.wiring.vc_v / s.wiring.divider / s.wiring.vref_v * 4095;
+        for (int i = 0; i < 50; i++) {
+            uint32_t raw = median5f(&s, 10, t, true, true);
+            assert_true(fabs((double)raw - vc_counts) < 8);
+            assert_int_equal(mq7_raw_to_ppm(&s.wiring, raw, &ppm), MQ7_E_SHORT);
+        }
+        /* A cold sensor has 4 times its clean-air Rs whatever the CO: it
+         * reads cleaner than clean air. */
         sim_sensor_heater(&s, SIM_HEATER_OFF, t);
         assert_int_equal(mq7_raw_to_ppm(&s.wiring, median5(&s, 100, t), &ppm), MQ7_OK);
         assert_true(ppm < 1);
@@ -221,7 +236,8 @@ static void rig_out(void *ctx, enum fw_output l)
         g->max = l;
 }
 
-static enum fw_output run_core(enum sim_scenario sc, uint64_t seed, double *last_ppm)
+static enum fw_output run_core(enum sim_scenario sc, uint64_t seed, double *last_ppm,
+                               bool *fault_high)
 {
     struct rig g = {0};
     struct sim_rng r;
@@ -248,21 +264,30 @@ static enum fw_output run_core(enum sim_scenario sc, uint64_t seed, double *last
     const struct fw_reading *rd = fw_last_reading(d);
     assert_non_null(rd);
     *last_ppm = rd->ppm;
+    *fault_high = g.p.fault_high;
+    if (sc == SIM_SENSOR_FAULT)
+        assert_int_equal(rd->status, g.p.fault_high ? MQ7_E_SHORT : MQ7_E_RAIL_LOW);
     free(d);
     return g.max;
 }
 
 static void test_core_on_model(void **state)
 {
+    int shorts = 0;
     for (uint64_t seed = 1; seed <= 5; seed++) {
         double ppm;
-        assert_int_equal(run_core(SIM_STEADY, seed, &ppm), FW_OUT_OFF);
+        bool high;
+        assert_int_equal(run_core(SIM_STEADY, seed, &ppm, &high), FW_OUT_OFF);
         assert_true(ppm < 5);
-        assert_int_equal(run_core(SIM_FAST_LEAK, seed, &ppm), FW_OUT_CRITICAL);
+        assert_int_equal(run_core(SIM_FAST_LEAK, seed, &ppm, &high), FW_OUT_CRITICAL);
         assert_true(ppm > 250);
-        assert_int_equal(run_core(SIM_SENSOR_FAULT, seed, &ppm), FW_OUT_FAULT);
-        assert_int_equal(run_core(SIM_OFFLINE, seed, &ppm), FW_OUT_OFF);
+        /* Open: a fault. Short: critical (it cannot be told from lethal CO). */
+        enum fw_output out = run_core(SIM_SENSOR_FAULT, seed, &ppm, &high);
+        assert_int_equal(out, high ? FW_OUT_CRITICAL : FW_OUT_FAULT);
+        shorts += high;
+        assert_int_equal(run_core(SIM_OFFLINE, seed, &ppm, &high), FW_OUT_OFF);
     }
+    assert_true(shorts >= 1 && shorts <= 4); /* both kinds were run */
 }
 
 int main(void)

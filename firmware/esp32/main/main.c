@@ -1,7 +1,22 @@
 /* main.c - the Car-Bon sensor on an ESP32: wires the portable core's port
  * (firmware/core/fw_device.h) to the pins, the ADC, the heater PWM, NVS,
  * Wi-Fi, SNTP and HTTPS, then steps the core every 100 ms. Everything the
- * sensor does is decided in the core; this file only performs it. */
+ * sensor does is decided in the core; this file only performs it.
+ *
+ * Uploads run in their own FreeRTOS task (the port's asynchronous
+ * http_post): esp_http_client's timeout applies per operation (connect,
+ * TLS, each read) and DNS has none, so one POST can take 30 s and more; in
+ * the main task that would delay heater switches and samples. The main
+ * task only queues the request and picks up the answer.
+ *
+ * Target esp32 only (the ADC1 channel map in Kconfig, the 11/12 dB range
+ * of 0..2.45 V, and its line-fitting calibration); see esp32/README.md. */
+#include "sdkconfig.h"
+#if !CONFIG_IDF_TARGET_ESP32
+#error "the Car-Bon app supports target esp32 only (idf.py set-target esp32): see README.md"
+#endif
+
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +39,7 @@
 #include "esp_timer.h"
 #include "esp_wifi.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
 #include "freertos/task.h"
 #include "nvs.h"
 #include "nvs_flash.h"
@@ -34,22 +50,46 @@ static const char *TAG = "carbon";
 
 #define HEATER_BITS LEDC_TIMER_8_BIT
 #define HEATER_FULL (1u << 8) /* LEDC duty 2^bits = always on */
-#define HTTP_TIMEOUT_MS 10000 /* below the core's 15 s http_budget_ms */
+#define HTTP_TIMEOUT_MS 10000 /* per operation (connect, TLS, each read); DNS has none */
+#define ADC_MAX 4095          /* 12 bits */
+#define MAIN_PRIO 5           /* the core's loop: above the upload task */
+#define UPLOAD_PRIO 3
+#define UPLOAD_STACK 8192 /* TLS (mbedTLS) runs here now */
 #define NVS_NS "carbon"
 #define NVS_KEY "persist"
 #define BUTTON_HOLD_MS 3000
 #define EPOCH_2023 1700000000 /* a wall clock before this has not been set */
 
+/* One POST for the upload task. The core keeps path, headers and body
+ * valid and unchanged until fw_http_result (fw_device.h), so no copy. */
+struct upload_req {
+    const char *path;
+    const struct fw_http_header *headers;
+    size_t nheaders;
+    const char *body;
+    size_t len;
+};
+struct upload_res {
+    int status;
+    uint32_t retry_after_s;
+};
+
 /* Everything the port needs, in one place (the core has its own struct). */
 struct esp_port {
     adc_oneshot_unit_handle_t adc;
     adc_cali_handle_t cali;
+    double full_scale_mv; /* the core's vref_v, in mV: count ADC_MAX */
+    uint32_t rail;        /* the core's rail_counts */
+    QueueHandle_t up_req, up_res;
+    bool uploads; /* the upload task runs */
     volatile bool wifi_up;
     volatile enum fw_output output; /* read by the pattern timer */
 };
 
 static struct esp_port port_state;
-static struct fw_device dev; /* about 56 KiB with 512 readings: static, not on a stack */
+/* The whole core: about 58 KiB with 512 readings (each 80 bytes on Xtensa,
+ * 40 KiB of ring, plus the 16 KiB request body): static, not on a stack. */
+static struct fw_device dev;
 
 /* ---- heater, ADC, alarm output ---- */
 
@@ -62,15 +102,60 @@ static void port_set_heater(void *ctx, enum fw_heater_level level)
     ledc_update_duty(LEDC_LOW_SPEED_MODE, LEDC_CHANNEL_0);
 }
 
-static bool port_read_adc(void *ctx, uint32_t *raw)
+/* One conversion of ch as a count on the core's nominal scale (0..ADC_MAX
+ * for 0..vref_v): the eFuse calibration's millivolts (adc_cali_raw_to_voltage,
+ * which on the ESP32 at 11/12 dB switches to a lookup table for raw >= 2880,
+ * the non-linear top where the alarm levels are) mapped back through the
+ * nominal line. So the core needs no correction of its own (adc_gain 1,
+ * adc_offset_v 0), and the counts it sends as co_raw convert on the server
+ * with those defaults. Raw counts at a rail stay at that rail: an open sensor
+ * still reads 0 (the calibration maps raw 0 to ~75-140 mV, which would look
+ * like very clean air), and nothing else lands on a rail. */
+static bool read_linear(struct esp_port *p, adc_channel_t ch, uint32_t *out)
 {
-    struct esp_port *p = ctx;
-    int v = 0;
-    if (adc_oneshot_read(p->adc, (adc_channel_t)CONFIG_CARBON_ADC_CHANNEL, &v) != ESP_OK || v < 0)
+    int raw = 0, mv = 0;
+    if (adc_oneshot_read(p->adc, ch, &raw) != ESP_OK || raw < 0 || raw > ADC_MAX)
         return false;
-    *raw = (uint32_t)v;
+    if (!p->cali || (uint32_t)raw <= p->rail || (uint32_t)raw >= ADC_MAX - p->rail) {
+        *out = (uint32_t)raw;
+        return true;
+    }
+    if (adc_cali_raw_to_voltage(p->cali, raw, &mv) != ESP_OK)
+        return false;
+    long c = lround(mv * (double)ADC_MAX / p->full_scale_mv);
+    long lo = (long)p->rail + 1, hi = (long)(ADC_MAX - p->rail) - 1;
+    *out = (uint32_t)(c < lo ? lo : c > hi ? hi : c);
     return true;
 }
+
+static bool port_read_adc(void *ctx, uint32_t *raw)
+{
+    return read_linear(ctx, (adc_channel_t)CONFIG_CARBON_ADC_CHANNEL, raw);
+}
+
+#if CONFIG_CARBON_SUPPLY_SENSE
+/* The sensor's 5 V rail (Vc) through its own divider on a second ADC1
+ * channel: the median of 5 reads, in volts. The core checks plausibility
+ * (4.5-5.5 V): a broken divider reads 0 V or full scale and shows a fault. */
+static double port_read_supply_v(void *ctx)
+{
+    struct esp_port *p = ctx;
+    uint32_t v[5];
+    for (int i = 0; i < 5; i++) {
+        uint32_t x;
+        if (!read_linear(p, (adc_channel_t)CONFIG_CARBON_SUPPLY_ADC_CHANNEL, &x))
+            return -1; /* no measurement this time: the core uses vc_v */
+        int j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+    double pin_v = v[2] * p->full_scale_mv / 1000.0 / ADC_MAX;
+    return pin_v *
+           (double)(CONFIG_CARBON_SUPPLY_DIV_TOP_OHMS + CONFIG_CARBON_SUPPLY_DIV_BOTTOM_OHMS) /
+           CONFIG_CARBON_SUPPLY_DIV_BOTTOM_OHMS;
+}
+#endif
 
 static void port_set_alarm_output(void *ctx, enum fw_output level)
 {
@@ -80,7 +165,9 @@ static void port_set_alarm_output(void *ctx, enum fw_output level)
 
 /* Patterns, every 50 ms. Critical: the temporal-four CO pattern (four
  * 100 ms beeps 100 ms apart, then 5 s quiet), LED steady. Warning: one beep
- * every 30 s, LED blinking. Fault: one chirp a minute, LED short flash. */
+ * every 30 s, LED blinking (0.5 s on, 0.5 s off). Fault: one chirp a
+ * minute, LED short flash every 5 s. Warm-up ("not yet protecting"): no
+ * sound, LED slow blink (1.5 s on, 1.5 s off). Off: dark and quiet. */
 static void pattern_tick(void *arg)
 {
     struct esp_port *p = arg;
@@ -100,6 +187,9 @@ static void pattern_tick(void *arg)
     case FW_OUT_FAULT:
         buzz = ms % 60000 < 50;
         led = ms % 5000 < 100;
+        break;
+    case FW_OUT_WARMUP:
+        led = ms % 3000 < 1500;
         break;
     case FW_OUT_OFF:
         break;
@@ -182,10 +272,11 @@ static esp_err_t http_event(esp_http_client_event_t *evt)
     return ESP_OK;
 }
 
-static int port_http_post(void *ctx, const char *path, const struct fw_http_header *headers,
-                          size_t nheaders, const char *body, size_t len, uint32_t *retry_after_s)
+/* The POST itself, blocking: runs in the upload task only. */
+static int http_post_blocking(struct esp_port *p, const char *path,
+                              const struct fw_http_header *headers, size_t nheaders,
+                              const char *body, size_t len, uint32_t *retry_after_s)
 {
-    struct esp_port *p = ctx;
     static char url[sizeof CONFIG_CARBON_SERVER_URL + 32];
     if (!p->wifi_up)
         return -1;
@@ -213,6 +304,35 @@ static int port_http_post(void *ctx, const char *path, const struct fw_http_head
         status = esp_http_client_get_status_code(c);
     esp_http_client_cleanup(c);
     return status;
+}
+
+/* The upload task: one request at a time, as long as it takes. */
+static void upload_task(void *arg)
+{
+    struct esp_port *p = arg;
+    for (;;) {
+        struct upload_req r;
+        if (xQueueReceive(p->up_req, &r, portMAX_DELAY) != pdTRUE)
+            continue;
+        struct upload_res res = {.status = -1, .retry_after_s = 0};
+        res.status =
+            http_post_blocking(p, r.path, r.headers, r.nheaders, r.body, r.len, &res.retry_after_s);
+        xQueueSend(p->up_res, &res, portMAX_DELAY);
+    }
+}
+
+/* The core's http_post, asynchronous: hand the request to the upload task
+ * and return at once; the main loop gives the answer to fw_http_result. */
+static int port_http_post(void *ctx, const char *path, const struct fw_http_header *headers,
+                          size_t nheaders, const char *body, size_t len, uint32_t *retry_after_s)
+{
+    struct esp_port *p = ctx;
+    if (!p->uploads || !p->wifi_up)
+        return -1; /* no link: answer now, the core backs off */
+    struct upload_req r = {path, headers, nheaders, body, len};
+    if (xQueueSend(p->up_req, &r, 0) != pdTRUE)
+        return -1;
+    return FW_HTTP_PENDING;
 }
 
 /* ---- setup ---- */
@@ -254,36 +374,37 @@ static void sntp_start(void)
     esp_sntp_init();
 }
 
-/* The eFuse calibration as the core's two-point linear correction: convert
- * two counts with it and fit gain and offset against the nominal line. */
-static void adc_start(struct esp_port *p, struct mq7_calibration *cal)
+/* ADC1 at 12 bits, 11/12 dB (150-2450 mV usable), and the chip's eFuse
+ * line-fitting calibration, used per read by read_linear (no two-point fit
+ * into the core's adc_gain/adc_offset_v: on the ESP32 the calibration is
+ * not a line above raw 2880, where the alarm levels are). */
+static void adc_start(struct esp_port *p, const struct mq7_calibration *cal)
 {
+    p->full_scale_mv = cal->vref_v * 1000.0;
+    p->rail = cal->rail_counts;
     adc_oneshot_unit_init_cfg_t unit = {.unit_id = ADC_UNIT_1};
     ESP_ERROR_CHECK(adc_oneshot_new_unit(&unit, &p->adc));
     adc_oneshot_chan_cfg_t ch = {.atten = ADC_ATTEN_DB_12, .bitwidth = ADC_BITWIDTH_12};
     ESP_ERROR_CHECK(
         adc_oneshot_config_channel(p->adc, (adc_channel_t)CONFIG_CARBON_ADC_CHANNEL, &ch));
-#if ADC_CALI_SCHEME_LINE_FITTING_SUPPORTED
-    adc_cali_line_fitting_config_t cc = {
-        .unit_id = ADC_UNIT_1, .atten = ADC_ATTEN_DB_12, .bitwidth = ADC_BITWIDTH_12};
-#if CONFIG_IDF_TARGET_ESP32
-    cc.default_vref = 1100; /* the nominal Vref, used only if the chip has no eFuse Vref */
+#if CONFIG_CARBON_SUPPLY_SENSE
+    ESP_ERROR_CHECK(
+        adc_oneshot_config_channel(p->adc, (adc_channel_t)CONFIG_CARBON_SUPPLY_ADC_CHANNEL, &ch));
 #endif
+    adc_cali_line_fitting_config_t cc = {.unit_id = ADC_UNIT_1,
+                                         .atten = ADC_ATTEN_DB_12,
+                                         .bitwidth = ADC_BITWIDTH_12,
+                                         /* used only if the chip has no eFuse Vref */
+                                         .default_vref = 1100};
     if (adc_cali_create_scheme_line_fitting(&cc, &p->cali) == ESP_OK) {
-        const int r1 = 500, r2 = 3500;
-        int mv1, mv2;
-        if (adc_cali_raw_to_voltage(p->cali, r1, &mv1) == ESP_OK &&
-            adc_cali_raw_to_voltage(p->cali, r2, &mv2) == ESP_OK && mv2 > mv1) {
-            double n1 = r1 * cal->vref_v / 4095.0, n2 = r2 * cal->vref_v / 4095.0;
-            cal->adc_gain = (mv2 - mv1) / 1000.0 / (n2 - n1);
-            cal->adc_offset_v = mv1 / 1000.0 - n1 * cal->adc_gain;
-            ESP_LOGI(TAG, "ADC eFuse calibration: gain %.4f offset %.4f V", cal->adc_gain,
-                     cal->adc_offset_v);
-        }
-    }
-#endif
-    if (!p->cali)
+        int mv_mid = 0, mv_top = 0;
+        adc_cali_raw_to_voltage(p->cali, 2000, &mv_mid);
+        adc_cali_raw_to_voltage(p->cali, 3700, &mv_top);
+        ESP_LOGI(TAG, "ADC eFuse calibration: raw 2000 = %d mV, raw 3700 = %d mV", mv_mid, mv_top);
+    } else {
+        p->cali = NULL;
         ESP_LOGW(TAG, "no ADC eFuse calibration: using the nominal 0..%.2f V", cal->vref_v);
+    }
 }
 
 static void pins_start(struct esp_port *p)
@@ -344,8 +465,18 @@ void app_main(void)
                       CONFIG_CARBON_DIVIDER_BOTTOM_OHMS;
     cfg.report_interval_ms = CONFIG_CARBON_REPORT_INTERVAL_S * 1000LL;
     cfg.warmup_first_ms = CONFIG_CARBON_PREHEAT_HOURS * 3600000LL;
+    cfg.warmup_alarm_ppm = CONFIG_CARBON_WARMUP_ALARM_PPM;
+    cfg.http_budget_ms = 0; /* uploads run in their own task: the heater never waits */
 
+    /* The core's loop above the upload task, so TLS work never delays it. */
+    vTaskPrioritySet(NULL, MAIN_PRIO);
     struct esp_port *p = &port_state;
+    p->up_req = xQueueCreate(1, sizeof(struct upload_req));
+    p->up_res = xQueueCreate(1, sizeof(struct upload_res));
+    p->uploads = p->up_req && p->up_res &&
+                 xTaskCreate(upload_task, "upload", UPLOAD_STACK, p, UPLOAD_PRIO, NULL) == pdPASS;
+    if (!p->uploads)
+        ESP_LOGE(TAG, "no upload task: readings stay buffered, the alarm works");
     pins_start(p);
     adc_start(p, &cfg.mq7);
     wifi_start(p);
@@ -363,6 +494,11 @@ void app_main(void)
         .http_post = port_http_post,
         .random = port_random,
         .log = port_log,
+#if CONFIG_CARBON_SUPPLY_SENSE
+        .read_supply_v = port_read_supply_v,
+#else
+        .read_supply_v = NULL, /* Vc taken as 5.0 V: see README.md, "Supply voltage" */
+#endif
     };
     const char *why = fw_device_init(&dev, &cfg, &port, now_ms());
     if (why) {
@@ -393,10 +529,13 @@ void app_main(void)
             enum alarm_mute_result r = fw_mute(&dev, now, 5 * 60000);
             ESP_LOGI(TAG, "mute: %s",
                      r == ALARM_MUTE_OK         ? "muted for 5 min"
-                     : r == ALARM_MUTE_TOO_HIGH ? "refused: CO too high"
+                     : r == ALARM_MUTE_TOO_HIGH ? "refused: CO too high (or sensor shorted)"
                                                 : "nothing to mute");
         }
         was_down = down;
+        struct upload_res res;
+        while (p->uploads && xQueueReceive(p->up_res, &res, 0) == pdTRUE)
+            fw_http_result(&dev, now, res.status, res.retry_after_s);
         fw_step(&dev, now);
         vTaskDelay(pdMS_TO_TICKS(100));
     }
