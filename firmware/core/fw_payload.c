@@ -56,16 +56,17 @@ bool fw_device_id_valid(const char *id)
     return n > 0;
 }
 
-size_t fw_fmt_int(char *out, size_t cap, int64_t v)
+/* The common tail of fw_fmt_int and fw_fmt_fixed: tmp holds n characters
+ * written backwards (the fraction, if any); appends u's digits, the sign when
+ * neg, and copies the whole reversed into out (0 if it does not fit in cap).
+ * tmp has room for n + 21 characters. */
+static size_t fmt_finish(char *out, size_t cap, char *tmp, size_t n, uint64_t u, bool neg)
 {
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     do {
         tmp[n++] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    if (v < 0)
+    if (neg)
         tmp[n++] = '-';
     if (n + 1 > cap)
         return 0;
@@ -73,6 +74,13 @@ size_t fw_fmt_int(char *out, size_t cap, int64_t v)
         out[i] = tmp[n - 1 - i];
     out[n] = '\0';
     return n;
+}
+
+size_t fw_fmt_int(char *out, size_t cap, int64_t v)
+{
+    char tmp[24];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    return fmt_finish(out, cap, tmp, 0, u, v < 0);
 }
 
 size_t fw_fmt_fixed(char *out, size_t cap, double v, unsigned decimals)
@@ -94,18 +102,7 @@ size_t fw_fmt_fixed(char *out, size_t cap, double v, unsigned decimals)
     }
     if (decimals)
         tmp[n++] = '.';
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0 && scaled > 0)
-        tmp[n++] = '-';
-    if (n + 1 > cap)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-    return n;
+    return fmt_finish(out, cap, tmp, n, u, v < 0 && scaled > 0);
 }
 
 /* Epoch ms as seconds with three decimals, exactly (no floating point). */

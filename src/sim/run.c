@@ -72,11 +72,7 @@ static int64_t sim_target(const struct sim *sim)
 static void port_heater(void *ctx, enum fw_heater_level level)
 {
     struct simdev *d = ctx;
-    sim_sensor_heater(&d->sensor,
-                      level == FW_HEATER_HIGH  ? SIM_HEATER_HIGH
-                      : level == FW_HEATER_LOW ? SIM_HEATER_LOW
-                                               : SIM_HEATER_OFF,
-                      d->t);
+    sim_sensor_fw_heater(&d->sensor, level, d->t);
 }
 
 static bool port_adc(void *ctx, uint32_t *raw)

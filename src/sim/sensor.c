@@ -146,6 +146,15 @@ void sim_sensor_heater(struct sim_sensor *s, enum sim_heater level, int64_t t_ms
     }
 }
 
+void sim_sensor_fw_heater(struct sim_sensor *s, enum fw_heater_level level, int64_t t_ms)
+{
+    sim_sensor_heater(s,
+                      level == FW_HEATER_HIGH  ? SIM_HEATER_HIGH
+                      : level == FW_HEATER_LOW ? SIM_HEATER_LOW
+                                               : SIM_HEATER_OFF,
+                      t_ms);
+}
+
 double sim_sensor_rs(const struct sim_sensor *s, double ppm, int64_t t_ms)
 {
     const struct mq7_calibration *w = &s->wiring;

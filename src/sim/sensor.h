@@ -37,6 +37,7 @@
  * stream per device and purpose. Pure C, no I/O: unit-tested on its own. */
 #ifndef CARBON_SIM_SENSOR_H
 #define CARBON_SIM_SENSOR_H
+#include "fw_device.h"
 #include "mq7.h"
 
 #include <stdbool.h>
@@ -122,6 +123,9 @@ void sim_sensor_init(struct sim_sensor *s, const struct mq7_calibration *nominal
  * heater quickly: the purge value is reached at once, and each low phase
  * relaxes from it. */
 void sim_sensor_heater(struct sim_sensor *s, enum sim_heater level, int64_t t_ms);
+/* sim_sensor_heater for the firmware core's heater command (a port's
+ * set_heater): FW_HEATER_HIGH, FW_HEATER_LOW, anything else off. */
+void sim_sensor_fw_heater(struct sim_sensor *s, enum fw_heater_level level, int64_t t_ms);
 /* Rs at t in a concentration of ppm, without noise. */
 double sim_sensor_rs(const struct sim_sensor *s, double ppm, int64_t t_ms);
 /* One ADC conversion at t: noise, spikes, and the fault when fault is set

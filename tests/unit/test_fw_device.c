@@ -316,6 +316,33 @@ static struct fw_device *new_dev(void)
     return d;
 }
 
+/* config() without the first-use preheat: the device protects after the
+ * ordinary warm-up. */
+static void warm_config(struct fw_config *c)
+{
+    config(c);
+    c->warmup_first_ms = 0;
+}
+
+/* A fresh fake world around d (a new device when d is NULL), the device
+ * started in it at time 0 with c; the fake's settings can be changed
+ * afterwards (the start only loads the NVS and sets the output). */
+static struct fw_device *start_fresh(struct fake *f, struct fw_device *d, const struct fw_config *c)
+{
+    if (!d)
+        d = new_dev();
+    fake_init(f, d);
+    start(f, d, c);
+    return d;
+}
+
+/* start_fresh with warm_config()'s configuration, left in *c. */
+static struct fw_device *start_warm(struct fake *f, struct fw_device *d, struct fw_config *c)
+{
+    warm_config(c);
+    return start_fresh(f, d, c);
+}
+
 /* Every received ts is distinct, in increasing order. */
 static void assert_rx_once_in_order(const struct fake *f)
 {
@@ -369,13 +396,11 @@ static void test_config(void **state)
 static void test_warmup_and_preheat(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
     config(&c);
     c.warmup_first_ms = 48 * HOUR; /* the datasheet's preheat */
+    struct fw_device *d = start_fresh(&f, NULL, &c);
     f.ppm = 200; /* a leak during preheat: readings are not trusted, but this is dangerous */
-    start(&f, d, &c);
     assert_true(fw_warming_up(d, 0));
     assert_int_equal(f.out, FW_OUT_WARMUP); /* "not yet protecting" from the start */
     run_until(&f, 48 * HOUR - SEC, SEC);
@@ -436,12 +461,10 @@ static void test_warmup_and_preheat(void **state)
 static void test_preheat_resumes(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
     config(&c);
     c.warmup_first_ms = 48 * HOUR;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
     run_until(&f, 47 * HOUR + 30 * MIN, 5 * SEC);
     assert_true(fw_warming_up(d, f.now));
     assert_int_equal(f.nvs.preheat_min, 47 * 60);
@@ -484,13 +507,11 @@ static double warmup_leak(struct fake *f, int64_t t)
 static void test_warmup_output(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.ppm_at = warmup_leak;
     struct fw_config c;
     config(&c);
     c.warmup_first_ms = 2 * HOUR;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
+    f.ppm_at = warmup_leak;
     run_until(&f, 9 * MIN, SEC);
     assert_int_equal(f.out, FW_OUT_WARMUP);
     run_until(&f, 13 * MIN, SEC); /* the sample at 12:29.5 sees 160 */
@@ -515,8 +536,7 @@ static void test_warmup_output(void **state)
     /* A fault during warm-up shows as a fault (the engine ignores warm-up). */
     config(&c);
     c.warmup_first_ms = 2 * HOUR;
-    fake_init(&f, d);
-    start(&f, d, &c);
+    start_fresh(&f, d, &c);
     f.adc_mode = 2;
     run_until(&f, 3 * CYCLE, SEC);
     assert_int_equal(f.out, FW_OUT_FAULT);
@@ -532,13 +552,10 @@ static void test_warmup_output(void **state)
 static void test_short_is_critical(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.payload = FW_PAYLOAD_PPM;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
     run_until(&f, 2 * CYCLE, SEC);
     assert_int_equal(f.out, FW_OUT_OFF);
     f.adc_mode = 3;
@@ -561,8 +578,7 @@ static void test_short_is_critical(void **state)
     /* During warm-up as well. */
     config(&c);
     c.warmup_first_ms = HOUR;
-    fake_init(&f, d);
-    start(&f, d, &c);
+    start_fresh(&f, d, &c);
     f.adc_mode = 3;
     run_until(&f, CYCLE, SEC);
     assert_int_equal(f.out, FW_OUT_CRITICAL);
@@ -576,8 +592,7 @@ static void test_measured_supply(void **state)
     struct fake f;
     struct fw_device *d = new_dev();
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     for (int measured = 0; measured <= 1; measured++) {
         fake_init(&f, d);
         f.ppm = 50;
@@ -638,12 +653,10 @@ static void test_measured_supply(void **state)
 static void test_calibration(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.sensor.r0_ohm = 5000; /* this sensor; the device assumes 10 kOhm */
     struct fw_config c;
     config(&c);
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
+    f.sensor.r0_ohm = 5000; /* this sensor; the device assumes 10 kOhm */
     /* Clean air: Rs = 27.5 * R0. */
     f.ppm = mq7_ratio_to_ppm(&f.sensor, MQ7_CLEAN_AIR_RATIO);
     assert_false(fw_calibrate_start(d, f.now)); /* refused while warming up */
@@ -697,13 +710,10 @@ static double unsteady(struct fake *f, int64_t t)
 static void test_calibration_refused(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.warmup_ms = 0;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
     f.ppm = 50;
     assert_true(fw_calibrate_start(d, f.now));
     run_until(&f, f.now + 10 * CYCLE + SEC, SEC);
@@ -750,14 +760,11 @@ static double spike(struct fake *f, int64_t t)
 static void test_aggregation_keeps_peak(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.ppm_at = spike;
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.report_interval_ms = 3 * CYCLE;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
+    f.ppm_at = spike;
     run_until(&f, 2 * HOUR, SEC);
     const struct fw_stats *s = fw_get_stats(d);
     assert_int_equal(s->samples, 48);
@@ -810,13 +817,9 @@ static void test_local_alarm_without_network(void **state)
 static void test_mute_and_fault_output(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.ppm = 60;
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
-    start(&f, d, &c);
+    struct fw_device *d = start_warm(&f, NULL, &c);
+    f.ppm = 60;
     run_until(&f, 3 * CYCLE, SEC);
     assert_int_equal(f.out, FW_OUT_CRITICAL);
     assert_int_equal(fw_mute(d, f.now, 5 * MIN), ALARM_MUTE_OK);
@@ -826,10 +829,7 @@ static void test_mute_and_fault_output(void **state)
 
     /* A sensor pinned at the bottom rail: a fault, shown, and sent as a raw
      * count without ppm. */
-    fake_init(&f, d);
-    config(&c);
-    c.warmup_first_ms = 0;
-    start(&f, d, &c);
+    start_warm(&f, d, &c);
     f.adc_mode = 2;
     run_until(&f, 2 * CYCLE, SEC);
     assert_int_equal(f.out, FW_OUT_FAULT);
@@ -847,13 +847,9 @@ static void test_mute_and_fault_output(void **state)
 static void test_link_down_one_hour(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.ppm = 3;
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
-    start(&f, d, &c);
+    struct fw_device *d = start_warm(&f, NULL, &c);
+    f.ppm = 3;
     f.link_up = false;
     run_until(&f, HOUR, SEC);
     assert_int_equal(f.nrx, 0);
@@ -883,14 +879,11 @@ static void test_link_down_one_hour(void **state)
 static void test_batch_caps_and_overflow(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.batch_max = 7;
     c.ring_cap = 20;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
     f.link_up = false;
     run_until(&f, HOUR, SEC); /* 24 readings into 20 slots */
     assert_int_equal(fw_pending(d), 20);
@@ -911,12 +904,10 @@ static void test_batch_caps_and_overflow(void **state)
 
     /* The server's cap: with batch_max 1000 a batch still never exceeds
      * 1000, and here the 16 KiB body is the tighter limit. */
-    fake_init(&f, d);
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.batch_max = FW_BATCH_MAX;
     c.report_interval_ms = 1; /* one reading per cycle */
-    start(&f, d, &c);
+    start_fresh(&f, d, &c);
     f.link_up = false;
     run_until(&f, 12 * HOUR, 5 * SEC);
     assert_int_equal(fw_pending(d), 288);
@@ -933,12 +924,8 @@ static void test_batch_caps_and_overflow(void **state)
 static void test_refused_reading_isolated(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
-    start(&f, d, &c);
+    struct fw_device *d = start_warm(&f, NULL, &c);
     f.link_up = false;
     run_until(&f, HOUR, SEC);
     f.poison_ts = WALL0 + 10 * CYCLE; /* the 10th reading */
@@ -957,12 +944,8 @@ static void test_refused_reading_isolated(void **state)
 static void test_retry_after_and_auth(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
-    start(&f, d, &c);
+    struct fw_device *d = start_warm(&f, NULL, &c);
     f.status_up = 429;
     f.retry_after = 1200; /* 20 min */
     run_until(&f, 3 * CYCLE, SEC);
@@ -995,16 +978,13 @@ static void test_retry_after_and_auth(void **state)
 static void test_async_upload(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
-    f.async = true;
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    warm_config(&c);
     c.http_budget_ms = 0; /* the heater no longer waits for the network */
     c.batch_max = 5;
     c.ring_cap = 8;
-    start(&f, d, &c);
+    struct fw_device *d = start_fresh(&f, NULL, &c);
+    f.async = true;
     assert_false(fw_http_result(d, 0, 201, 0)); /* nothing pending */
     run_until(&f, CYCLE + 10 * SEC, SEC);
     assert_int_equal(f.posts, 1);
@@ -1051,13 +1031,9 @@ static void test_async_upload(void **state)
 static void test_late_wall_clock(void **state)
 {
     struct fake f;
-    struct fw_device *d = new_dev();
-    fake_init(&f, d);
     struct fw_config c;
-    config(&c);
-    c.warmup_first_ms = 0;
+    struct fw_device *d = start_warm(&f, NULL, &c);
     f.have_wall = false; /* no SNTP yet */
-    start(&f, d, &c);
     run_until(&f, 30 * MIN, SEC);
     assert_int_equal(f.posts, 0);
     assert_int_equal(fw_pending(d), 12);
@@ -1081,13 +1057,11 @@ static void test_many_devices(void **state)
     assert_non_null(f);
     assert_non_null(d);
     for (int i = 0; i < N; i++) {
-        fake_init(&f[i], &d[i]);
-        f[i].ppm = i < N / 2 ? 2 : 100;
         struct fw_config c;
-        config(&c);
-        c.warmup_first_ms = 0;
+        warm_config(&c);
         c.device_id[8] = (char)('a' + i); /* kitchen-a, kitchen-b, ... */
-        start(&f[i], &d[i], &c);
+        start_fresh(&f[i], &d[i], &c);
+        f[i].ppm = i < N / 2 ? 2 : 100;
     }
     for (int64_t t = 0; t <= HOUR; t += SEC)
         for (int i = 0; i < N; i++) {

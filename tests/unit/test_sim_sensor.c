@@ -214,11 +214,7 @@ struct rig {
 static void rig_heater(void *ctx, enum fw_heater_level l)
 {
     struct rig *g = ctx;
-    sim_sensor_heater(&g->s,
-                      l == FW_HEATER_HIGH  ? SIM_HEATER_HIGH
-                      : l == FW_HEATER_LOW ? SIM_HEATER_LOW
-                                           : SIM_HEATER_OFF,
-                      g->t);
+    sim_sensor_fw_heater(&g->s, l, g->t);
 }
 
 static bool rig_adc(void *ctx, uint32_t *raw)
