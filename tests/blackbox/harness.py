@@ -288,6 +288,16 @@ class Server:
             token = self.admin_token
         return {} if token is None else {"Authorization": "Bearer " + token}
 
+    def request_from(self, addr, method, path, body=None, **kw):
+        """request() from source address addr (e.g. "127.0.0.2"): per-address
+        limits and logs."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_S,
+                                          source_address=(addr, 0))
+        try:
+            return self.request(method, path, body, conn=conn, **kw)
+        finally:
+            conn.close()
+
     def request(self, method, path, body=None, headers=None, token=ADMIN, query=None,
                 conn=None):
         """Sends one request; returns (status, headers, body).

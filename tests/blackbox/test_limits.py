@@ -22,14 +22,6 @@ APP, OPS, EVIL = "https://app.example.com", "https://ops.example.com", "https://
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
 
-def request_from(srv, addr, method, path, body=None, **kw):
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30, source_address=(addr, 0))
-    try:
-        return srv.request(method, path, body, conn=conn, **kw)
-    finally:
-        conn.close()
-
-
 class LimitAsserts(HttpTestCase):
 
     def assertLimited(self, resp):
@@ -59,22 +51,10 @@ class LimitAsserts(HttpTestCase):
         return before, None
 
 
-class PerKeyLimitTest(LimitAsserts):
+class PerKeyLimitTest(LimitAsserts, ServerTestCase):
     """CARBON_RATE_LIMIT=2: 2 requests a second per key, bursts of 20."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = Server(env={"CARBON_RATE_LIMIT": "2"})
-        cls.addClassCleanup(cls.srv.cleanup)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.srv.running:
-                cls.srv.stop()
-        finally:
-            super().tearDownClass()
+    server_kwargs = {"env": {"CARBON_RATE_LIMIT": "2"}}
 
     def test_device_key_limited_others_not(self):
         dev_a, dev_b = uid("rl-a"), uid("rl-b")
@@ -143,7 +123,7 @@ class PerAddressLimitTest(LimitAsserts):
         self.addCleanup(srv.cleanup)
         addr = "127.0.0.1"
         before, limited = self.until_limited(
-            lambda: request_from(srv, addr, "GET", "/healthz", token=None), 40)
+            lambda: srv.request_from(addr, "GET", "/healthz", token=None), 40)
         self.assertIsNotNone(limited, "no 429 within 40 requests at 2/s, burst 20")
         self.assertTrue(18 <= len(before) <= 25, "429 after %d requests" % len(before))
         self.assertEqual(set(before), {200})
@@ -151,13 +131,13 @@ class PerAddressLimitTest(LimitAsserts):
         self.assertLessEqual(retry, 2)
         self.assertSecurityHeaders(limited, "per-address 429")
         # the whole address is limited, whatever the credentials or route
-        self.assertLimited(request_from(srv, addr, "GET", "/v1/devices"))
-        self.assertLimited(request_from(srv, addr, "GET", "/nowhere", token=None))
+        self.assertLimited(srv.request_from(addr, "GET", "/v1/devices"))
+        self.assertLimited(srv.request_from(addr, "GET", "/nowhere", token=None))
         # another address is not
-        self.assertStatus(request_from(srv, "127.0.0.2", "GET", "/healthz", token=None), 200)
-        self.assertStatus(request_from(srv, "127.0.0.3", "GET", "/v1/devices"), 200)
+        self.assertStatus(srv.request_from("127.0.0.2", "GET", "/healthz", token=None), 200)
+        self.assertStatus(srv.request_from("127.0.0.3", "GET", "/v1/devices"), 200)
         time.sleep(retry + 0.1)
-        self.assertStatus(request_from(srv, addr, "GET", "/healthz", token=None), 200)
+        self.assertStatus(srv.request_from(addr, "GET", "/healthz", token=None), 200)
         srv.stop()
 
 

@@ -65,21 +65,12 @@ def source_addr():
     return "127.%d.%d.%d" % (1 + n // 62500, (n // 250) % 250, 1 + n % 250)
 
 
-def request_from(srv, addr, method, path, body=None, **kw):
-    """srv.request from source address addr."""
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30, source_address=(addr, 0))
-    try:
-        return srv.request(method, path, body, conn=conn, **kw)
-    finally:
-        conn.close()
-
-
 def login(srv, who, password, addr=None, **extra):
     """POST /v1/auth/login {"login": who, "password": ...} from addr (a fresh
     source address by default). Returns (status, headers, body)."""
     body = {"login": who, "password": password}
     body.update(extra)
-    return request_from(srv, addr or source_addr(), "POST", "/v1/auth/login", body, token=None)
+    return srv.request_from(addr or source_addr(), "POST", "/v1/auth/login", body, token=None)
 
 
 def run_cli(args, stdin=None, token=ADMIN_TOKEN, timeout=30):
@@ -428,7 +419,7 @@ class UsersTest(UserHelpers, ServerTestCase):
                 self.assertNotIn(PASSWORD, text)
                 self.assertNotIn("$argon2", text)
         # the older keys are accepted too
-        self.assertStatus(request_from(self.srv, source_addr(), "POST", "/v1/auth/login",
+        self.assertStatus(self.srv.request_from(source_addr(), "POST", "/v1/auth/login",
                                        {"email": em, "password": PASSWORD}, token=None), 200)
 
     def test_login_by_national_phone_with_country(self):
@@ -456,10 +447,10 @@ class UsersTest(UserHelpers, ServerTestCase):
                      {"login": em, "password": 5}, {"login": em, "password": PASSWORD, "x": 1},
                      [em, PASSWORD]):
             with self.subTest(body=body):
-                st, _, b = request_from(self.srv, source_addr(), "POST", "/v1/auth/login",
+                st, _, b = self.srv.request_from(source_addr(), "POST", "/v1/auth/login",
                                         body, token=None)
                 self.assertIn(st, (400, 422), b)
-        st, _, b = request_from(self.srv, source_addr(), "POST", "/v1/auth/login",
+        st, _, b = self.srv.request_from(source_addr(), "POST", "/v1/auth/login",
                                 json.dumps({"login": em, "password": PASSWORD}), token=None,
                                 headers={"Content-Type": "text/plain"})
         self.assertEqual(st, 415, b)
@@ -843,7 +834,7 @@ class PasswordSecrecyTest(UserHelpers, HttpTestCase):
         for path, text in (("/v1/auth/login", '{"login":"a@example.com","password":"%s' % pw),
                            ("/v1/users", '{"name":"x","password":"%s' % pw)):
             with self.subTest(path=path):
-                st, h, b = request_from(self.srv, source_addr(), "POST", path, text,
+                st, h, b = self.srv.request_from(source_addr(), "POST", path, text,
                                         headers={"Content-Type": "application/json"})
                 self.assertEqual(st, 400, b)
                 self.assertNotIn(pw, json.dumps(b))

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define SEC 1000LL
 #define MIN (60 * SEC)
@@ -120,22 +122,6 @@ static const struct alarm_event *last_find(const struct rig *r, enum alarm_kind 
 static bool active(const struct rig *r, enum alarm_kind k)
 {
     return r->st.kind[k].active != 0;
-}
-
-/* xorshift64 (Marsaglia 2003), fixed seeds: deterministic noise. */
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-/* Uniform in [-1, 1]. */
-static double uniform_pm1(uint64_t *s)
-{
-    return (double)(xorshift64(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
 }
 
 /* ---- co_high ---- */
@@ -531,7 +517,8 @@ static void test_co_rising_drift(void **state)
     struct rig m;
     rig_init(&m);
     uint64_t rng = 42;
-    for (int64_t t = T0; t <= T0 + 10 * HOUR; t += 150 * SEC + (int64_t)(xorshift64(&rng) % 6000))
+    for (int64_t t = T0; t <= T0 + 10 * HOUR;
+         t += 150 * SEC + (int64_t)(test_xorshift64(&rng) % 6000))
         feed(&m, t, 2.0 * (double)(t - T0) / (5.0 * MIN));
     assert_true(m.st.last_ppm >= 230);
     assert_int_equal(log_kind(&m, ALARM_CO_RISING), 0);
@@ -561,7 +548,7 @@ static void test_co_rising_noise(void **state)
         uint64_t rng = 0x2545F4914F6CDD1Dull + i;
         double lo = INFINITY, hi = -INFINITY;
         for (int64_t t = T0; t < T0 + DAY; t += STEP) {
-            double ppm = levels[i] + 10 * uniform_pm1(&rng);
+            double ppm = levels[i] + 10 * test_uniform_pm1(&rng);
             lo = fmin(lo, ppm);
             hi = fmax(hi, ppm);
             feed(&r, t, ppm);
@@ -895,7 +882,7 @@ static size_t make_history(struct op *h)
     int64_t t = T0;
     for (int i = 0; i < 2400; i++, t += STEP) {
         double base = i < 400 ? 2 : i < 500 ? 2 + (i - 400) * 2.0 : i < 1000 ? 202 : 5;
-        double ppm = fmax(0, base + 3 * uniform_pm1(&rng));
+        double ppm = fmax(0, base + 3 * test_uniform_pm1(&rng));
         if (i == 1500) { /* 20 min of silence, the server ticking on */
             for (int64_t k = t; k < t + 20 * MIN; k += 30 * SEC)
                 h[n++] = (struct op){OP_TICK, k, 0, 0, 0, 0};

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z: any realistic epoch ms */
 #define MIN_MS 60000LL
 #define STEP_MS 15000LL      /* one reading every 15 s */
@@ -45,22 +47,6 @@ struct profile {
     uint64_t seed;
 };
 
-/* xorshift64 (Marsaglia 2003): deterministic, seeded, no libc rand(). */
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-/* Uniform in [-1, 1]. */
-static double uniform_pm1(uint64_t *s)
-{
-    return (double)(xorshift64(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
-}
-
 static double profile_ppm(const struct profile *p, int64_t t, uint64_t *rng)
 {
     double ppm = p->ppm1;
@@ -69,7 +55,7 @@ static double profile_ppm(const struct profile *p, int64_t t, uint64_t *rng)
     if (p->on_ms > 0 && t % (p->on_ms + p->off_ms) >= p->on_ms)
         ppm = p->ppm2;
     if (p->noise > 0) {
-        ppm += p->noise * uniform_pm1(rng);
+        ppm += p->noise * test_uniform_pm1(rng);
         if (ppm < 0)
             ppm = 0;
     }

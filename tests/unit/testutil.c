@@ -27,3 +27,17 @@ int test_rm_tree(const char *dir)
         closedir(d);
     return rmdir(dir) == 0 ? rc : -1;
 }
+
+uint64_t test_xorshift64(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+double test_uniform_pm1(uint64_t *s)
+{
+    return (double)(test_xorshift64(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+}
