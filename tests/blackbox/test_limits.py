@@ -4,7 +4,6 @@ allow-list and preflight, security headers on every response, the header
 size cap, and refused limit settings. The servers here turn the limits on
 through the environment (the harness turns them off by default)."""
 
-import http.client
 import os
 import socket
 import subprocess

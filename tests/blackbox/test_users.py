@@ -11,7 +11,6 @@ brute-force test starts its own server so its counters are fresh. Argon2id
 costs tens of ms per login or password set: the tests log in only where the
 login is what they test."""
 
-import http.client
 import itertools
 import json
 import os
