@@ -13,12 +13,6 @@
     "id, dev, kind, severity, active, acked, raised_ms, updated_ms, cleared_ms, acked_ms,"         \
     " acked_by, muted_until_ms, recorded_ms, trigger_ppm, peak_ppm, message"
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
-{
-    const unsigned char *t = sqlite3_column_text(q, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
 static void alert_row(sqlite3_stmt *q, struct alert *a)
 {
     memset(a, 0, sizeof *a);
@@ -32,20 +26,12 @@ static void alert_row(sqlite3_stmt *q, struct alert *a)
     a->updated_ms = sqlite3_column_int64(q, 7);
     a->cleared_ms = sqlite3_column_int64(q, 8);
     a->acked_ms = sqlite3_column_int64(q, 9);
-    copy_text(a->acked_by, sizeof a->acked_by, q, 10);
+    sqlite_col_copy(q, 10, a->acked_by, sizeof a->acked_by);
     a->muted_until_ms = sqlite3_column_int64(q, 11);
     a->recorded_ms = sqlite3_column_int64(q, 12);
     a->trigger_ppm = sqlite3_column_double(q, 13);
     a->peak_ppm = sqlite3_column_double(q, 14);
-    copy_text(a->message, sizeof a->message, q, 15);
-}
-
-static void bind_text_or_null(sqlite3_stmt *q, int i, const char *s)
-{
-    if (s[0])
-        sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, i);
+    sqlite_col_copy(q, 15, a->message, sizeof a->message);
 }
 
 static bool alert_write(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struct alert *a)
@@ -61,12 +47,12 @@ static bool alert_write(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *upd, struc
     sqlite3_bind_int64(q, 7, a->updated_ms);
     sqlite3_bind_int64(q, 8, a->cleared_ms);
     sqlite3_bind_int64(q, 9, a->acked_ms);
-    bind_text_or_null(q, 10, a->acked_by);
+    sqlite_bind_nonempty(q, 10, a->acked_by);
     sqlite3_bind_int64(q, 11, a->muted_until_ms);
     sqlite3_bind_int64(q, 12, a->recorded_ms);
     sqlite3_bind_double(q, 13, a->trigger_ppm);
     sqlite3_bind_double(q, 14, a->peak_ppm);
-    bind_text_or_null(q, 15, a->message);
+    sqlite_bind_nonempty(q, 15, a->message);
     if (a->id)
         sqlite3_bind_int64(q, 16, a->id);
     if (sqlite3_step(q) != SQLITE_DONE) {

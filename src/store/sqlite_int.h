@@ -112,6 +112,11 @@ sqlite3 *sqlite_open_db(const char *path, bool readonly);
 char *sqlite_dup_col(sqlite3_stmt *st, int i);
 /* Binds v, or NULL when v is NULL. */
 void sqlite_bind_opt(sqlite3_stmt *st, int i, const char *v);
+/* Binds v, or NULL when v is "" (fixed-size text fields: "" means none).
+ * v must live until the statement is stepped. */
+void sqlite_bind_nonempty(sqlite3_stmt *st, int i, const char *v);
+/* Column i into dst (cap bytes, cut to fit); "" for SQL NULL. */
+void sqlite_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* Steps a statement to completion: CB_OK, CB_ERR_CONFLICT on a constraint,
  * CB_ERR_IO otherwise (logged with what). */
 cb_err sqlite_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what);

@@ -13,23 +13,17 @@
     "id, alert_id, user_id, stage, round, channel, to_number, body, state, attempts, maybe_dup,"   \
     " created_ms, next_ms, sent_ms, updated_ms, sid, provider_status, error_code, last_error"
 
-static void col_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
-{
-    const unsigned char *t = sqlite3_column_text(q, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
 static void notif_row(sqlite3_stmt *q, struct notification *n)
 {
     memset(n, 0, sizeof *n);
     n->id = sqlite3_column_int64(q, 0);
     n->alert_id = sqlite3_column_int64(q, 1);
-    col_text(n->user_id, sizeof n->user_id, q, 2);
+    sqlite_col_copy(q, 2, n->user_id, sizeof n->user_id);
     n->stage = (uint8_t)sqlite3_column_int(q, 3);
     n->round = (uint8_t)sqlite3_column_int(q, 4);
     n->channel = (uint8_t)sqlite3_column_int(q, 5);
-    col_text(n->to, sizeof n->to, q, 6);
-    col_text(n->body, sizeof n->body, q, 7);
+    sqlite_col_copy(q, 6, n->to, sizeof n->to);
+    sqlite_col_copy(q, 7, n->body, sizeof n->body);
     n->state = (uint8_t)sqlite3_column_int(q, 8);
     n->attempts = sqlite3_column_int(q, 9);
     n->maybe_dup = sqlite3_column_int(q, 10) != 0;
@@ -37,18 +31,10 @@ static void notif_row(sqlite3_stmt *q, struct notification *n)
     n->next_ms = sqlite3_column_int64(q, 12);
     n->sent_ms = sqlite3_column_int64(q, 13);
     n->updated_ms = sqlite3_column_int64(q, 14);
-    col_text(n->sid, sizeof n->sid, q, 15);
-    col_text(n->provider_status, sizeof n->provider_status, q, 16);
+    sqlite_col_copy(q, 15, n->sid, sizeof n->sid);
+    sqlite_col_copy(q, 16, n->provider_status, sizeof n->provider_status);
     n->error_code = sqlite3_column_int(q, 17);
-    col_text(n->last_error, sizeof n->last_error, q, 18);
-}
-
-static void bind_text_opt(sqlite3_stmt *q, int i, const char *s)
-{
-    if (s[0])
-        sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(q, i);
+    sqlite_col_copy(q, 18, n->last_error, sizeof n->last_error);
 }
 
 /* Runs sql (prepared on main_admin under admin_mu) with bind() and, for each
@@ -85,7 +71,7 @@ static void bind_add(sqlite3_stmt *q, const void *arg)
 {
     const struct notification *n = arg;
     sqlite3_bind_int64(q, 1, n->alert_id);
-    bind_text_opt(q, 2, n->user_id);
+    sqlite_bind_nonempty(q, 2, n->user_id);
     sqlite3_bind_int(q, 3, n->stage);
     sqlite3_bind_int(q, 4, n->round);
     sqlite3_bind_int(q, 5, n->channel);
@@ -98,10 +84,10 @@ static void bind_add(sqlite3_stmt *q, const void *arg)
     sqlite3_bind_int64(q, 12, n->next_ms);
     sqlite3_bind_int64(q, 13, n->sent_ms);
     sqlite3_bind_int64(q, 14, n->updated_ms);
-    bind_text_opt(q, 15, n->sid);
-    bind_text_opt(q, 16, n->provider_status);
+    sqlite_bind_nonempty(q, 15, n->sid);
+    sqlite_bind_nonempty(q, 16, n->provider_status);
     sqlite3_bind_int(q, 17, n->error_code);
-    bind_text_opt(q, 18, n->last_error);
+    sqlite_bind_nonempty(q, 18, n->last_error);
 }
 
 static void bind_update(sqlite3_stmt *q, const void *arg)
@@ -113,10 +99,10 @@ static void bind_update(sqlite3_stmt *q, const void *arg)
     sqlite3_bind_int64(q, 4, n->next_ms);
     sqlite3_bind_int64(q, 5, n->sent_ms);
     sqlite3_bind_int64(q, 6, n->updated_ms);
-    bind_text_opt(q, 7, n->sid);
-    bind_text_opt(q, 8, n->provider_status);
+    sqlite_bind_nonempty(q, 7, n->sid);
+    sqlite_bind_nonempty(q, 8, n->provider_status);
     sqlite3_bind_int(q, 9, n->error_code);
-    bind_text_opt(q, 10, n->last_error);
+    sqlite_bind_nonempty(q, 10, n->last_error);
     sqlite3_bind_int64(q, 11, n->id);
 }
 
