@@ -828,15 +828,13 @@ static void build_url(const struct notify_service *ns, char *out, size_t cap, co
         snprintf(out, cap, "%s%s", ns->cfg.public_url, path);
 }
 
-/* How long a call about alert_id rings: its device's ring_s. */
-static int ring_seconds(struct notify_service *ns, int64_t alert_id)
+/* How long a call about alert a (NULL: none) rings: its device's ring_s. */
+static int ring_seconds(struct notify_service *ns, const struct alert *a)
 {
     struct notify_policy pol;
     notify_policy_from(NULL, &ns->cfg.defaults, ns->cfg.min_delay_s, &pol);
-    struct alert a;
     char id[65];
-    if (alert_id && ns->st->ops->alert_get(ns->st, alert_id, &a) == CB_OK &&
-        alarm_service_device_id(ns->alarms, a.dev, id)) {
+    if (a && alarm_service_device_id(ns->alarms, a->dev, id)) {
         struct who w;
         who_load(ns, id, &w);
         pol = w.pol;
@@ -845,9 +843,10 @@ static int ring_seconds(struct notify_service *ns, int64_t alert_id)
     return pol.ring_s;
 }
 
-/* Does the provider request of one message; fills the outcome into *n. */
-static void attempt(struct notify_service *ns, struct twilio *tw, struct notification *n,
-                    int64_t *req_ms)
+/* Does the provider request of one message (about alert a, or NULL);
+ * fills the outcome into *n. */
+static void attempt(struct notify_service *ns, struct twilio *tw, const struct alert *a,
+                    struct notification *n, int64_t *req_ms)
 {
     struct twilio_result r;
     char status_cb[600];
@@ -869,7 +868,7 @@ static void attempt(struct notify_service *ns, struct twilio *tw, struct notific
                                            : twiml_say(&twiml, n->body, true);
         *req_ms = ns->now_ms();
         if (ok) {
-            twilio_place_call(tw, n->to, twiml.data, ring_seconds(ns, n->alert_id), status_cb, &r);
+            twilio_place_call(tw, n->to, twiml.data, ring_seconds(ns, a), status_cb, &r);
         } else {
             memset(&r, 0, sizeof r);
             r.outcome = TWILIO_PERMANENT;
@@ -918,21 +917,6 @@ static void attempt(struct notify_service *ns, struct twilio *tw, struct notific
                 n->state == NOTIF_PENDING ? ": will retry" : "");
 }
 
-/* Whether a message about alert id may go now: false if the alert is over
- * (acknowledged, cleared, deleted); *muted_until set when it is muted (the
- * message waits for the end of the mute). */
-static bool alert_open(struct notify_service *ns, int64_t id, int64_t now_ms, int64_t *muted_until)
-{
-    struct alert a;
-    *muted_until = 0;
-    cb_err rc = ns->st->ops->alert_get(ns->st, id, &a);
-    if (rc != CB_OK)
-        return rc != CB_ERR_NOT_FOUND; /* a read error: send (warning wins) */
-    if (a.muted_until_ms > now_ms)
-        *muted_until = a.muted_until_ms;
-    return a.active && !a.acked;
-}
-
 static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
 {
     struct notification n;
@@ -943,9 +927,18 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         enqueue(ns, n.id, n.next_ms);
         return;
     }
+    /* Its alert, read once for this attempt: whether it may still go, the
+     * mute, the call's ring time, the latency metric. */
+    struct alert alert, *a = NULL;
+    cb_err arc = n.alert_id ? ns->st->ops->alert_get(ns->st, n.alert_id, &alert) : CB_ERR_NOT_FOUND;
+    if (arc == CB_OK)
+        a = &alert;
     bool alarm_msg = n.alert_id && n.stage != NOTIFY_STAGE_ALL_CLEAR;
-    int64_t muted_until = 0;
-    if (alarm_msg && !alert_open(ns, n.alert_id, now, &muted_until)) {
+    /* Over when acknowledged, cleared or deleted; a read error sends it
+     * (a warning wins over a disk hiccup). */
+    bool open = a ? a->active && !a->acked : arc != CB_ERR_NOT_FOUND;
+    int64_t muted_until = a && a->muted_until_ms > now ? a->muted_until_ms : 0;
+    if (alarm_msg && !open) {
         n.state = NOTIF_CANCELLED;
         n.updated_ms = now;
         ns->st->ops->notif_update(ns->st, &n, NOTIF_PENDING);
@@ -994,17 +987,13 @@ static void send_one(struct notify_service *ns, struct twilio *tw, int64_t id)
         return;
     }
     int64_t req_ms = 0;
-    attempt(ns, tw, &n, &req_ms);
-    if (req_ms && n.attempts == 1 && n.round == 0 &&
+    attempt(ns, tw, a, &n, &req_ms);
+    /* From the reading that raised it; not for an old alarm that live
+     * readings confirmed later (that is no latency of this path). */
+    if (a && req_ms && n.attempts == 1 && n.round == 0 &&
         (n.stage == NOTIFY_STAGE_OWNER || n.stage == NOTIFY_STAGE_HEADS_UP) &&
-        n.channel == NOTIF_SMS) {
-        struct alert a;
-        /* From the reading that raised it; not for an old alarm that live
-         * readings confirmed later (that is no latency of this path). */
-        if (ns->st->ops->alert_get(ns->st, n.alert_id, &a) == CB_OK && a.recorded_ms &&
-            req_ms - a.recorded_ms < 600000)
-            metrics_notify_latency(ns->m, req_ms - a.recorded_ms);
-    }
+        n.channel == NOTIF_SMS && a->recorded_ms && req_ms - a->recorded_ms < 600000)
+        metrics_notify_latency(ns->m, req_ms - a->recorded_ms);
     if (ns->st->ops->notif_update(ns->st, &n, -1) != CB_OK)
         log_msg(LOG_ERROR, "notify: could not record the outcome of message %lld", (long long)n.id);
     else if (n.sid[0])
