@@ -367,6 +367,15 @@ class SignatureTest(NotifyBase):
             token=None)
         self.assertEqual(st, 403)
 
+    def test_malformed_form_body_is_400(self):
+        # A bad percent escape: refused before anything else is looked at.
+        st, _, b = self.srv.request(
+            "POST", "/twilio/inbound", "From=%ZZ&Body=ACK", token=None,
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Twilio-Signature": "x"})
+        self.assertEqual(st, 400, b)
+        self.assertEqual(b["error"]["code"], "bad_request")
+
     def test_other_text_gets_help(self):
         st, _, b = self.fake.send_inbound_sms(self.srv.url("/twilio/inbound"), "+14155550999",
                                               FROM, "hello?",
@@ -838,6 +847,11 @@ class BadSettingsTest(unittest.TestCase):
               "CARBON_TWILIO_API_BASE": "ftp://x"}, "Twilio settings"),
             ({"CARBON_PUBLIC_URL": "carbon.example.com"}, "CARBON_PUBLIC_URL"),
             ({"CARBON_PUBLIC_URL": "https://carbon.example.com/"}, "CARBON_PUBLIC_URL"),
+            ({"CARBON_NOTIFY_MIN_DELAY_S": "0"}, "CARBON_NOTIFY_MIN_DELAY_S must be 1 to 3600"),
+            ({"CARBON_NOTIFY_MIN_DELAY_S": "3601"}, "CARBON_NOTIFY_MIN_DELAY_S must be 1 to 3600"),
+            ({"CARBON_NOTIFY_MIN_DELAY_S": "1m"}, "CARBON_NOTIFY_MIN_DELAY_S must be 1 to 3600"),
+            ({"CARBON_NOTIFY_LIMIT": "-1"}, "CARBON_NOTIFY_LIMIT must be 0 to 10000"),
+            ({"CARBON_NOTIFY_LIMIT": "ten"}, "CARBON_NOTIFY_LIMIT must be 0 to 10000"),
         ]
         for env, words in cases:
             env = dict(env, CARBON_TWILIO_AUTH_TOKEN=TOKEN)
